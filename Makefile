@@ -1,0 +1,50 @@
+# nitrous — top-level entry points. `make help` lists them.
+SHELL := /bin/bash
+CARGO ?= cargo
+export CARGO_TERM_COLOR ?= never
+
+.PHONY: help deps deps-apt build demo test test-long bench synth fmt lint clean
+
+help:
+	@echo "make deps       install apt packages + project venv (idempotent)"
+	@echo "make demo       simulated card doing real work, with a short report"
+	@echo "make test       every test (<= 25 min on 2 cores)"
+	@echo "make test-long  long randomized suites"
+	@echo "make bench      cycle-accurate benchmarks -> target/bench.json"
+	@echo "make synth      ECP5 synthesis + bitstream, figures -> docs/PERFORMANCE.md"
+
+deps:
+	@tools/deps.sh
+
+deps-apt:
+	@tools/deps.sh --no-venv
+
+build: deps-apt
+	$(CARGO) build --release --workspace
+
+demo: deps-apt
+	$(CARGO) build --release -p nitrous-cli
+	@tools/demo.sh
+
+test: deps-apt
+	$(CARGO) test --release --workspace
+
+test-long: deps-apt
+	NITROUS_LONG=1 $(CARGO) test --release --workspace -- --include-ignored
+
+bench: deps-apt
+	$(CARGO) build --release -p nitrous-cli
+	./target/release/nitrous bench crypto --json target/bench.json
+
+synth: deps
+	@bitstreams/synth.sh
+
+fmt:
+	$(CARGO) fmt --all
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+clean:
+	$(CARGO) clean

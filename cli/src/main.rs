@@ -1,0 +1,4 @@
+fn main() {
+    eprintln!("nitrous: no commands yet");
+    std::process::exit(2);
+}

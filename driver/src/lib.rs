@@ -1,0 +1,1 @@
+//! Userspace driver stack (issue 3). Work in progress.
