@@ -1,4 +1,66 @@
+//! `nitrous`: the command-line tool of the nitrous card.
+//!
+//! Errors policy: a bad argument prints one line on stderr and exits 2;
+//! an operational failure prints one line and exits 1.
+
+use clap::{Parser, Subcommand};
+
+mod host;
+
+#[derive(Parser)]
+#[command(name = "nitrous", version, about = "nitrous I/O offload card: simulator, drivers, tools")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    #[command(flatten)]
+    Host(host::HostCmd),
+}
+
+/// A failure with the exit code it maps to.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Bad user input (exit 2).
+    #[error("{0}")]
+    Usage(String),
+    /// The operation failed (exit 1).
+    #[error("{0}")]
+    Failed(String),
+}
+
 fn main() {
-    eprintln!("nitrous: no commands yet");
-    std::process::exit(2);
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            match e.kind() {
+                ErrorKind::DisplayHelp
+                | ErrorKind::DisplayVersion
+                | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                    let _ = e.print();
+                    std::process::exit(if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand { 2 } else { 0 });
+                }
+                _ => {
+                    // One line: clap's first line ("error: ...").
+                    let text = e.render().to_string();
+                    let first = text.lines().next().unwrap_or("error: bad arguments");
+                    eprintln!("nitrous: {}", first.trim_start_matches("error: "));
+                    std::process::exit(2);
+                }
+            }
+        }
+    };
+    let result = match cli.cmd {
+        Cmd::Host(c) => host::run(c),
+    };
+    if let Err(e) = result {
+        eprintln!("nitrous: {e}");
+        std::process::exit(match e {
+            CliError::Usage(_) => 2,
+            CliError::Failed(_) => 1,
+        });
+    }
 }
