@@ -1,2 +1,5 @@
 #!/usr/bin/env bash
-echo "demo: not yet"
+# make demo: the simulated engines doing real work, with a short report.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+exec ./target/release/nitrous demo

@@ -5,6 +5,12 @@
 
 use clap::{Parser, Subcommand};
 
+#[cfg(feature = "sim")]
+mod bench;
+#[cfg(feature = "sim")]
+mod crypto;
+#[cfg(feature = "sim")]
+mod demo;
 mod host;
 
 #[derive(Parser)]
@@ -16,6 +22,17 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// Run data through the simulated (verilated) crypto engines.
+    #[cfg(feature = "sim")]
+    #[command(subcommand)]
+    Crypto(crypto::CryptoCmd),
+    /// Cycle-accurate benchmarks of the simulated card.
+    #[cfg(feature = "sim")]
+    #[command(subcommand)]
+    Bench(bench::BenchCmd),
+    /// Sample data through the simulated engines, with a short report.
+    #[cfg(feature = "sim")]
+    Demo,
     #[command(flatten)]
     Host(host::HostCmd),
 }
@@ -54,6 +71,12 @@ fn main() {
         }
     };
     let result = match cli.cmd {
+        #[cfg(feature = "sim")]
+        Cmd::Crypto(c) => crypto::run(c),
+        #[cfg(feature = "sim")]
+        Cmd::Bench(c) => bench::run(c),
+        #[cfg(feature = "sim")]
+        Cmd::Demo => demo::run(),
         Cmd::Host(c) => host::run(c),
     };
     if let Err(e) = result {
