@@ -190,7 +190,6 @@ impl<M: GcmPorts> Gcm<M> {
                     )));
                 }
                 tags.push((self.model.tag(), self.model.tag_ok()));
-                last_out = cycle;
             }
             self.model.tick();
         }

@@ -3,8 +3,11 @@
 //! benchmark and the differential tests.
 
 pub mod gcm;
+mod models;
 pub mod stream;
 pub mod xts;
+
+pub use models::{AnyGcm, AnyXts, EngineConfig};
 
 /// A failed engine run.
 #[derive(Debug, thiserror::Error)]
