@@ -385,7 +385,9 @@ fn build_top(out: &Path, lib_dir: &Path, s: &Settings, name: &str, verilog: &str
     let prefix = format!("V{name}");
     let model_lib = lib_dir.join(format!("libnsim_model_{name}.a"));
     let shim_lib = lib_dir.join(format!("libnsim_shim_{name}.a"));
+    let shim = dir.join(format!("nsim_{name}.cpp"));
     let header = obj.join(format!("{prefix}.h"));
+    let times = dir.join("times.txt");
     let key = format!(
         "{}\n{}\nopt={}\n{}\n",
         s.verilator_version,
@@ -394,88 +396,99 @@ fn build_top(out: &Path, lib_dir: &Path, s: &Settings, name: &str, verilog: &str
         s.trace_flag()
     );
 
-    let cached = fs::read(&vfile).ok().as_deref() == Some(verilog.as_bytes())
+    // Model (verilate + C++): skipped if the Verilog and flags are
+    // byte-identical to the last successful build.
+    let model_cached = fs::read(&vfile).ok().as_deref() == Some(verilog.as_bytes())
         && fs::read_to_string(&stamp).ok().as_deref() == Some(key.as_str())
         && model_lib.exists()
-        && shim_lib.exists()
         && header.exists();
-    if cached {
-        let ports = parse_ports(name, &header, verilog)?;
-        let last = fs::read_to_string(dir.join("times.txt")).unwrap_or_default();
-        return Ok(Built {
-            ports,
-            summary: format!("cached, Verilog unchanged (last build: {})", last.trim()),
-        });
-    }
+    let mut summary = if model_cached {
+        let last = fs::read_to_string(&times).unwrap_or_default();
+        format!("model cached, Verilog unchanged (last build: {})", last.trim())
+    } else {
+        let _ = fs::remove_file(&stamp);
+        let _ = fs::remove_file(dir.join("shim.stamp"));
+        let _ = fs::remove_dir_all(&obj);
+        fs::create_dir_all(&obj).map_err(|e| format!("creating {}: {e}", obj.display()))?;
+        fs::write(&vfile, verilog).map_err(|e| format!("writing {}: {e}", vfile.display()))?;
 
-    let _ = fs::remove_file(&stamp);
-    let _ = fs::remove_dir_all(&obj);
-    fs::create_dir_all(&obj).map_err(|e| format!("creating {}: {e}", obj.display()))?;
-    fs::write(&vfile, verilog).map_err(|e| format!("writing {}: {e}", vfile.display()))?;
+        // 1. Verilate.
+        let t0 = Instant::now();
+        let mut cmd = Command::new(&s.verilator);
+        cmd.args(["--cc", "-Wno-fatal", "-Wno-WIDTH", s.trace_flag(), "--prefix"])
+            .arg(&prefix)
+            .args(["--top-module", "top", "-Mdir"])
+            .arg(&obj)
+            .arg(&vfile);
+        run_logged(cmd, "verilator", name, &dir.join("verilate.log"))?;
+        let t_verilate = t0.elapsed().as_secs_f64();
 
-    // 1. Verilate.
-    let t0 = Instant::now();
-    let mut cmd = Command::new(&s.verilator);
-    cmd.args(["--cc", "-Wno-fatal", "-Wno-WIDTH", s.trace_flag(), "--prefix"])
-        .arg(&prefix)
-        .args(["--top-module", "top", "-Mdir"])
-        .arg(&obj)
-        .arg(&vfile);
-    run_logged(cmd, "verilator", name, &dir.join("verilate.log"))?;
-    let t_verilate = t0.elapsed().as_secs_f64();
+        // 2. Compile the model with Verilator's makefile.
+        let t1 = Instant::now();
+        let mut cmd = Command::new("make");
+        cmd.arg("-C")
+            .arg(&obj)
+            .arg("-f")
+            .arg(format!("{prefix}.mk"))
+            .arg(format!("{prefix}__ALL.a"))
+            .arg(format!("-j{}", s.jobs))
+            .arg(format!("OPT_FAST={}", s.opt))
+            .arg(format!("CXX={}", s.cxx))
+            .env_remove("MAKEFLAGS")
+            .env_remove("MFLAGS")
+            .env_remove("MAKELEVEL");
+        run_logged(cmd, "make (C++ model)", name, &dir.join("make.log"))?;
+        let t_make = t1.elapsed().as_secs_f64();
+        let archive = obj.join(format!("{prefix}__ALL.a"));
+        fs::copy(&archive, &model_lib).map_err(|e| {
+            format!(
+                "top `{name}`: copying {} to {}: {e}",
+                archive.display(),
+                model_lib.display()
+            )
+        })?;
+        fs::write(&stamp, &key).map_err(|e| format!("writing {}: {e}", stamp.display()))?;
+        let summary = format!(
+            "verilate {t_verilate:.1} s, C++ model {t_make:.1} s ({}), {} bytes of Verilog",
+            s.opt,
+            verilog.len()
+        );
+        let _ = fs::write(&times, format!("{summary}\n"));
+        summary
+    };
 
-    // 2. Compile the model with Verilator's makefile.
-    let t1 = Instant::now();
-    let mut cmd = Command::new("make");
-    cmd.arg("-C")
-        .arg(&obj)
-        .arg("-f")
-        .arg(format!("{prefix}.mk"))
-        .arg(format!("{prefix}__ALL.a"))
-        .arg(format!("-j{}", s.jobs))
-        .arg(format!("OPT_FAST={}", s.opt))
-        .arg(format!("CXX={}", s.cxx))
-        .env_remove("MAKEFLAGS")
-        .env_remove("MFLAGS")
-        .env_remove("MAKELEVEL");
-    run_logged(cmd, "make (C++ model)", name, &dir.join("make.log"))?;
-    let t_make = t1.elapsed().as_secs_f64();
-    let archive = obj.join(format!("{prefix}__ALL.a"));
-    fs::copy(&archive, &model_lib).map_err(|e| {
-        format!(
-            "top `{name}`: copying {} to {}: {e}",
-            archive.display(),
-            model_lib.display()
-        )
-    })?;
-
-    // 3. Shim.
-    let t2 = Instant::now();
+    // 3. Shim: regenerated every run (cheap), recompiled only if its text
+    // changed (new ports or a newer generator).
     let ports = parse_ports(name, &header, verilog)?;
-    let shim = dir.join(format!("nsim_{name}.cpp"));
-    fs::write(&shim, gen_shim(name, &ports, s))
-        .map_err(|e| format!("writing {}: {e}", shim.display()))?;
-    let mut b = cxx_build(s);
-    b.include(&s.include)
-        .include(s.include.join("vltstd"))
-        .include(&obj)
-        .file(&shim)
-        .opt_level(2)
-        .debug(false)
-        .out_dir(lib_dir);
-    b.try_compile(&format!("nsim_shim_{name}"))
-        .map_err(|e| format!("compiling the C ABI shim for top `{name}` ({}): {e}", shim.display()))?;
-    let t_shim = t2.elapsed().as_secs_f64();
-
-    fs::write(&stamp, key).map_err(|e| format!("writing {}: {e}", stamp.display()))?;
-    let summary = format!(
-        "verilate {t_verilate:.1} s, C++ model {t_make:.1} s ({}), shim {t_shim:.1} s, {} ports, {} bytes of Verilog",
-        s.opt,
-        ports.len(),
-        verilog.len()
-    );
-    let times = format!("{summary}\n");
-    let _ = fs::write(dir.join("times.txt"), times);
+    let text = gen_shim(name, &ports, s);
+    let shim_stamp = dir.join("shim.stamp");
+    let shim_cached = shim_lib.exists()
+        && fs::read_to_string(&shim_stamp).ok().as_deref() == Some(text.as_str());
+    if shim_cached {
+        let _ = write!(summary, "; shim cached");
+    } else {
+        let t2 = Instant::now();
+        let _ = fs::remove_file(&shim_stamp);
+        fs::write(&shim, &text).map_err(|e| format!("writing {}: {e}", shim.display()))?;
+        let mut b = cxx_build(s);
+        b.include(&s.include)
+            .include(s.include.join("vltstd"))
+            .include(&obj)
+            .file(&shim)
+            .opt_level(2)
+            .debug(false)
+            .out_dir(lib_dir);
+        b.try_compile(&format!("nsim_shim_{name}")).map_err(|e| {
+            format!(
+                "compiling the C ABI shim for top `{name}` ({}): {e}",
+                shim.display()
+            )
+        })?;
+        fs::write(&shim_stamp, &text)
+            .map_err(|e| format!("writing {}: {e}", shim_stamp.display()))?;
+        let _ = write!(summary, "; shim {:.1} s", t2.elapsed().as_secs_f64());
+    }
+    let _ = write!(summary, "; {} ports", ports.len());
     Ok(Built { ports, summary })
 }
 
@@ -653,6 +666,31 @@ void nsim_{name}_trace_close(void* p) {{
         hdr = s.trace_header()
     );
 
+    // tick: one whole clock cycle in one call (the hot path of Sim::tick).
+    if let Some(clk) = ports
+        .iter()
+        .find(|p| p.verilog == "clock" && p.width == 1 && p.dir == Dir::In)
+    {
+        let _ = write!(
+            o,
+            r#"// One clock cycle: clock low, eval, sample at t; clock high, eval,
+// sample at t + half.
+void nsim_{name}_tick(void* p, uint64_t t, uint64_t half) {{
+    Inst* h = inst(p);
+    {cls}* m = h->top.get();
+    m->{c} = 0;
+    m->eval();
+    if (h->tfp) {{ h->ctx->time(t); h->tfp->dump(t); }}
+    m->{c} = 1;
+    m->eval();
+    if (h->tfp) {{ h->ctx->time(t + half); h->tfp->dump(t + half); }}
+}}
+
+"#,
+            c = clk.cxx
+        );
+    }
+
     // set64 / get64: ports of at most 64 bits.
     let _ = writeln!(o, "// 0 ok, -1 no such (writable, <= 64-bit) port.");
     let _ = writeln!(o, "int nsim_{name}_set64(void* p, uint32_t idx, uint64_t v) {{");
@@ -755,6 +793,17 @@ fn camel(name: &str) -> String {
 fn gen_rust(o: &mut String, name: &str, description: &str, ports: &[Port]) {
     let ty = camel(name);
     let ffi = format!("ffi_{name}");
+    let has_clock = ports
+        .iter()
+        .any(|p| p.verilog == "clock" && p.width == 1 && p.dir == Dir::In);
+    let (tick_decl, tick_val) = if has_clock {
+        (
+            format!("fn nsim_{name}_tick(p: *mut c_void, t: u64, half: u64);"),
+            format!("Some(nsim_{name}_tick)"),
+        )
+    } else {
+        (String::new(), "None".to_string())
+    };
     let _ = writeln!(
         o,
         r#"mod {ffi} {{
@@ -772,6 +821,7 @@ fn gen_rust(o: &mut String, name: &str, description: &str, ports: &[Port]) {
         fn nsim_{name}_get64(p: *const c_void, idx: u32, v: *mut u64) -> c_int;
         fn nsim_{name}_set_words(p: *mut c_void, idx: u32, w: *const u32, n: usize) -> c_int;
         fn nsim_{name}_get_words(p: *const c_void, idx: u32, w: *mut u32, n: usize) -> c_int;
+        {tick_decl}
     }}
     pub(crate) static VTABLE: crate::raw::Vtable = crate::raw::Vtable {{
         new: nsim_{name}_new,
@@ -786,6 +836,7 @@ fn gen_rust(o: &mut String, name: &str, description: &str, ports: &[Port]) {
         get64: nsim_{name}_get64,
         set_words: nsim_{name}_set_words,
         get_words: nsim_{name}_get_words,
+        tick: {tick_val},
     }};
 }}
 "#

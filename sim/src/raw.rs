@@ -30,6 +30,8 @@ pub struct Vtable {
     pub get64: unsafe extern "C" fn(*const c_void, u32, *mut u64) -> c_int,
     pub set_words: unsafe extern "C" fn(*mut c_void, u32, *const u32, usize) -> c_int,
     pub get_words: unsafe extern "C" fn(*const c_void, u32, *mut u32, usize) -> c_int,
+    /// One clock cycle on the port `clock` (present iff the top has one).
+    pub tick: Option<unsafe extern "C" fn(*mut c_void, u64, u64)>,
 }
 
 /// An owned Verilated model instance (its own `VerilatedContext`, model and
@@ -108,6 +110,21 @@ impl RawModel {
             (self.vt.get_words)(self.handle.as_ptr(), idx as u32, w.as_mut_ptr(), w.len())
         };
         assert_eq!(rc, 0, "nitrous-sim: {}: get of port #{idx} failed ({rc})", self.name);
+    }
+
+    /// One clock cycle on port `clock` with trace samples at `t` and
+    /// `t + half`; false if the top has no such port.
+    #[inline]
+    pub(crate) fn tick(&mut self, t: u64, half: u64) -> bool {
+        match self.vt.tick {
+            Some(f) => {
+                // SAFETY: the handle is live; the shim only touches the
+                // model's `clock` port and its own trace writer.
+                unsafe { f(self.handle.as_ptr(), t, half) };
+                true
+            }
+            None => false,
+        }
     }
 
     pub(crate) fn trace_open(&mut self, path: &Path, levels: i32) -> Result<()> {

@@ -106,13 +106,16 @@ impl<M: Model> Sim<M> {
     pub fn tick(&mut self) {
         let raw = self.model.raw_mut();
         let t = 2 * HALF_PERIOD * self.cycle;
+        self.cycle += 1;
+        if raw.tick(t, HALF_PERIOD) {
+            return;
+        }
         raw.set64(self.clock, 0);
         raw.eval();
         raw.trace_dump(t);
         raw.set64(self.clock, 1);
         raw.eval();
         raw.trace_dump(t + HALF_PERIOD);
-        self.cycle += 1;
     }
 
     /// `n` clock cycles.
