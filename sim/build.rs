@@ -155,7 +155,11 @@ fn run() -> BResult<()> {
     }
     let selected: Vec<_> = match env::var("NITROUS_SIM_TOPS") {
         Ok(list) if !list.trim().is_empty() => {
-            let wanted: Vec<&str> = list.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+            let wanted: Vec<&str> = list
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .collect();
             for w in &wanted {
                 if !all.iter().any(|t| t.name == *w) {
                     let names: Vec<_> = all.iter().map(|t| t.name).collect();
@@ -165,7 +169,9 @@ fn run() -> BResult<()> {
                     ));
                 }
             }
-            all.into_iter().filter(|t| wanted.contains(&t.name)).collect()
+            all.into_iter()
+                .filter(|t| wanted.contains(&t.name))
+                .collect()
         }
         _ => all,
     };
@@ -377,7 +383,13 @@ fn run_logged(mut cmd: Command, what: &str, top: &str, log: &Path) -> BResult<()
     ))
 }
 
-fn build_top(out: &Path, lib_dir: &Path, s: &Settings, name: &str, verilog: &str) -> BResult<Built> {
+fn build_top(
+    out: &Path,
+    lib_dir: &Path,
+    s: &Settings,
+    name: &str,
+    verilog: &str,
+) -> BResult<Built> {
     let dir = out.join("tops").join(name);
     let obj = dir.join("obj");
     let vfile = dir.join("top.v");
@@ -404,7 +416,10 @@ fn build_top(out: &Path, lib_dir: &Path, s: &Settings, name: &str, verilog: &str
         && header.exists();
     let mut summary = if model_cached {
         let last = fs::read_to_string(&times).unwrap_or_default();
-        format!("model cached, Verilog unchanged (last build: {})", last.trim())
+        format!(
+            "model cached, Verilog unchanged (last build: {})",
+            last.trim()
+        )
     } else {
         let _ = fs::remove_file(&stamp);
         let _ = fs::remove_file(dir.join("shim.stamp"));
@@ -415,11 +430,17 @@ fn build_top(out: &Path, lib_dir: &Path, s: &Settings, name: &str, verilog: &str
         // 1. Verilate.
         let t0 = Instant::now();
         let mut cmd = Command::new(&s.verilator);
-        cmd.args(["--cc", "-Wno-fatal", "-Wno-WIDTH", s.trace_flag(), "--prefix"])
-            .arg(&prefix)
-            .args(["--top-module", "top", "-Mdir"])
-            .arg(&obj)
-            .arg(&vfile);
+        cmd.args([
+            "--cc",
+            "-Wno-fatal",
+            "-Wno-WIDTH",
+            s.trace_flag(),
+            "--prefix",
+        ])
+        .arg(&prefix)
+        .args(["--top-module", "top", "-Mdir"])
+        .arg(&obj)
+        .arg(&vfile);
         run_logged(cmd, "verilator", name, &dir.join("verilate.log"))?;
         let t_verilate = t0.elapsed().as_secs_f64();
 
@@ -462,8 +483,8 @@ fn build_top(out: &Path, lib_dir: &Path, s: &Settings, name: &str, verilog: &str
     let ports = parse_ports(name, &header, verilog)?;
     let text = gen_shim(name, &ports, s);
     let shim_stamp = dir.join("shim.stamp");
-    let shim_cached = shim_lib.exists()
-        && fs::read_to_string(&shim_stamp).ok().as_deref() == Some(text.as_str());
+    let shim_cached =
+        shim_lib.exists() && fs::read_to_string(&shim_stamp).ok().as_deref() == Some(text.as_str());
     if shim_cached {
         let _ = write!(summary, "; shim cached");
     } else {
@@ -509,7 +530,8 @@ fn verilog_port_order(verilog: &str) -> Vec<String> {
 }
 
 fn parse_ports(name: &str, header: &Path, verilog: &str) -> BResult<Vec<Port>> {
-    let text = fs::read_to_string(header).map_err(|e| format!("reading {}: {e}", header.display()))?;
+    let text =
+        fs::read_to_string(header).map_err(|e| format!("reading {}: {e}", header.display()))?;
     let mut ports = Vec::new();
     for line in text.lines() {
         let l = line.trim();
@@ -530,7 +552,10 @@ fn parse_ports(name: &str, header: &Path, verilog: &str) -> BResult<Vec<Port>> {
         let Some(close) = l.rfind(')') else { continue };
         let args: Vec<&str> = l[open + 1..close].split(',').map(str::trim).collect();
         if args.len() < 3 {
-            return Err(format!("top `{name}`: cannot parse port line `{l}` in {}", header.display()));
+            return Err(format!(
+                "top `{name}`: cannot parse port line `{l}` in {}",
+                header.display()
+            ));
         }
         let cxx = args[0].trim_start_matches('&').to_string();
         let msb: u32 = args[1]
@@ -555,7 +580,13 @@ fn parse_ports(name: &str, header: &Path, verilog: &str) -> BResult<Vec<Port>> {
         let verilog_name = cxx.replace("__024", "$");
         let mut ident: String = verilog_name
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         if ident.starts_with(|c: char| c.is_ascii_digit()) {
             ident.insert(0, '_');
@@ -569,10 +600,18 @@ fn parse_ports(name: &str, header: &Path, verilog: &str) -> BResult<Vec<Port>> {
         });
     }
     if ports.is_empty() {
-        return Err(format!("top `{name}`: no ports found in {}", header.display()));
+        return Err(format!(
+            "top `{name}`: no ports found in {}",
+            header.display()
+        ));
     }
     let order = verilog_port_order(verilog);
-    ports.sort_by_key(|p| order.iter().position(|o| *o == p.verilog).unwrap_or(usize::MAX));
+    ports.sort_by_key(|p| {
+        order
+            .iter()
+            .position(|o| *o == p.verilog)
+            .unwrap_or(usize::MAX)
+    });
     Ok(ports)
 }
 
@@ -693,7 +732,10 @@ void nsim_{name}_tick(void* p, uint64_t t, uint64_t half) {{
 
     // set64 / get64: ports of at most 64 bits.
     let _ = writeln!(o, "// 0 ok, -1 no such (writable, <= 64-bit) port.");
-    let _ = writeln!(o, "int nsim_{name}_set64(void* p, uint32_t idx, uint64_t v) {{");
+    let _ = writeln!(
+        o,
+        "int nsim_{name}_set64(void* p, uint32_t idx, uint64_t v) {{"
+    );
     let _ = writeln!(o, "    {cls}* t = inst(p)->top.get();\n    switch (idx) {{");
     for (i, p) in ports.iter().enumerate() {
         if p.dir.writable() && p.width <= 64 {
@@ -707,8 +749,14 @@ void nsim_{name}_tick(void* p, uint64_t t, uint64_t half) {{
         }
     }
     let _ = writeln!(o, "    default: return -1;\n    }}\n}}\n");
-    let _ = writeln!(o, "int nsim_{name}_get64(const void* p, uint32_t idx, uint64_t* v) {{");
-    let _ = writeln!(o, "    const {cls}* t = inst(p)->top.get();\n    switch (idx) {{");
+    let _ = writeln!(
+        o,
+        "int nsim_{name}_get64(const void* p, uint32_t idx, uint64_t* v) {{"
+    );
+    let _ = writeln!(
+        o,
+        "    const {cls}* t = inst(p)->top.get();\n    switch (idx) {{"
+    );
     for (i, p) in ports.iter().enumerate() {
         if p.width <= 64 {
             let _ = writeln!(o, "    case {i}: *v = (uint64_t)t->{}; return 0;", p.cxx);
@@ -748,7 +796,10 @@ void nsim_{name}_tick(void* p, uint64_t t, uint64_t half) {{
         o,
         "int nsim_{name}_get_words(const void* p, uint32_t idx, uint32_t* w, size_t n) {{"
     );
-    let _ = writeln!(o, "    const {cls}* t = inst(p)->top.get();\n    switch (idx) {{");
+    let _ = writeln!(
+        o,
+        "    const {cls}* t = inst(p)->top.get();\n    switch (idx) {{"
+    );
     for (i, p) in ports.iter().enumerate() {
         let nw = p.words();
         let body = match p.width {
@@ -842,7 +893,10 @@ fn gen_rust(o: &mut String, name: &str, description: &str, ports: &[Port]) {
 "#
     );
     let _ = writeln!(o, "/// Verilated top `{name}`: {description}");
-    let _ = writeln!(o, "///\n/// | port | dir | width | Rust type |\n/// |---|---|---|---|");
+    let _ = writeln!(
+        o,
+        "///\n/// | port | dir | width | Rust type |\n/// |---|---|---|---|"
+    );
     for p in ports {
         let _ = writeln!(
             o,
@@ -853,7 +907,10 @@ fn gen_rust(o: &mut String, name: &str, description: &str, ports: &[Port]) {
             rust_type(p)
         );
     }
-    let _ = writeln!(o, "pub struct {ty} {{\n    raw: crate::raw::RawModel,\n}}\n");
+    let _ = writeln!(
+        o,
+        "pub struct {ty} {{\n    raw: crate::raw::RawModel,\n}}\n"
+    );
     let _ = writeln!(o, "impl crate::Model for {ty} {{");
     let _ = writeln!(o, "    const NAME: &'static str = {name:?};");
     let _ = writeln!(o, "    const DESCRIPTION: &'static str = {description:?};");
@@ -872,7 +929,10 @@ fn gen_rust(o: &mut String, name: &str, description: &str, ports: &[Port]) {
         o,
         "    fn new() -> Self {{\n        Self {{ raw: crate::raw::RawModel::new(&{ffi}::VTABLE, {name:?}) }}\n    }}"
     );
-    let _ = writeln!(o, "    fn raw(&self) -> &crate::raw::RawModel {{\n        &self.raw\n    }}");
+    let _ = writeln!(
+        o,
+        "    fn raw(&self) -> &crate::raw::RawModel {{\n        &self.raw\n    }}"
+    );
     let _ = writeln!(
         o,
         "    fn raw_mut(&mut self) -> &mut crate::raw::RawModel {{\n        &mut self.raw\n    }}"
@@ -883,8 +943,14 @@ fn gen_rust(o: &mut String, name: &str, description: &str, ports: &[Port]) {
         "impl Default for {ty} {{\n    fn default() -> Self {{\n        <Self as crate::Model>::new()\n    }}\n}}\n"
     );
     let _ = writeln!(o, "impl std::fmt::Debug for {ty} {{");
-    let _ = writeln!(o, "    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {{");
-    let _ = writeln!(o, "        crate::raw::debug_ports::<Self>(self, f)\n    }}\n}}\n");
+    let _ = writeln!(
+        o,
+        "    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {{"
+    );
+    let _ = writeln!(
+        o,
+        "        crate::raw::debug_ports::<Self>(self, f)\n    }}\n}}\n"
+    );
 
     let _ = writeln!(o, "#[allow(clippy::unnecessary_cast)]\nimpl {ty} {{");
     for (i, p) in ports.iter().enumerate() {

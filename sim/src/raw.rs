@@ -81,7 +81,11 @@ impl RawModel {
     pub(crate) fn set64(&mut self, idx: usize, v: u64) {
         // SAFETY: the handle is live; the shim range-checks idx.
         let rc = unsafe { (self.vt.set64)(self.handle.as_ptr(), idx as u32, v) };
-        assert_eq!(rc, 0, "nitrous-sim: {}: set64 of port #{idx} failed", self.name);
+        assert_eq!(
+            rc, 0,
+            "nitrous-sim: {}: set64 of port #{idx} failed",
+            self.name
+        );
     }
 
     pub(crate) fn get64(&self, idx: usize) -> u64 {
@@ -89,7 +93,11 @@ impl RawModel {
         // SAFETY: the handle is live; `v` is a valid u64 for the call's
         // duration; the shim range-checks idx.
         let rc = unsafe { (self.vt.get64)(self.handle.as_ptr(), idx as u32, &mut v) };
-        assert_eq!(rc, 0, "nitrous-sim: {}: get64 of port #{idx} failed", self.name);
+        assert_eq!(
+            rc, 0,
+            "nitrous-sim: {}: get64 of port #{idx} failed",
+            self.name
+        );
         v
     }
 
@@ -97,10 +105,13 @@ impl RawModel {
     pub(crate) fn set_words(&mut self, idx: usize, w: &[u32]) {
         // SAFETY: the handle is live; `w` is valid for `w.len()` reads and
         // the shim reads at most that many (it checks the count).
-        let rc = unsafe {
-            (self.vt.set_words)(self.handle.as_ptr(), idx as u32, w.as_ptr(), w.len())
-        };
-        assert_eq!(rc, 0, "nitrous-sim: {}: set of port #{idx} failed ({rc})", self.name);
+        let rc =
+            unsafe { (self.vt.set_words)(self.handle.as_ptr(), idx as u32, w.as_ptr(), w.len()) };
+        assert_eq!(
+            rc, 0,
+            "nitrous-sim: {}: set of port #{idx} failed ({rc})",
+            self.name
+        );
     }
 
     pub(crate) fn get_words(&self, idx: usize, w: &mut [u32]) {
@@ -109,7 +120,11 @@ impl RawModel {
         let rc = unsafe {
             (self.vt.get_words)(self.handle.as_ptr(), idx as u32, w.as_mut_ptr(), w.len())
         };
-        assert_eq!(rc, 0, "nitrous-sim: {}: get of port #{idx} failed ({rc})", self.name);
+        assert_eq!(
+            rc, 0,
+            "nitrous-sim: {}: get of port #{idx} failed ({rc})",
+            self.name
+        );
     }
 
     /// One clock cycle on port `clock` with trace samples at `t` and
@@ -205,7 +220,12 @@ impl Drop for RawModel {
 #[doc(hidden)]
 #[inline]
 pub fn u128_to_words(v: u128) -> [u32; 4] {
-    [v as u32, (v >> 32) as u32, (v >> 64) as u32, (v >> 96) as u32]
+    [
+        v as u32,
+        (v >> 32) as u32,
+        (v >> 64) as u32,
+        (v >> 96) as u32,
+    ]
 }
 
 /// u128 from up to four little-endian 32-bit words.

@@ -6,11 +6,33 @@
 
 use nitrous_sim::models::SimSelftest;
 use nitrous_sim::{Error, Model, PortDir, Sim};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use std::path::PathBuf;
 
 const MASK100: u128 = (1u128 << 100) - 1;
+
+/// SplitMix64 (Steele, Lea, Flood 2014): a small seeded PRNG, so that the
+/// crate needs no extra dependencies for its tests.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+    fn u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn u128(&mut self) -> u128 {
+        (self.u64() as u128) << 64 | self.u64() as u128
+    }
+    /// True with probability about `percent`/100.
+    fn chance(&mut self, percent: u64) -> bool {
+        self.u64() % 100 < percent
+    }
+}
 
 /// Inputs of one cycle.
 #[derive(Clone, Copy, Debug)]
@@ -25,23 +47,22 @@ struct Inputs {
 }
 
 impl Inputs {
-    fn random(r: &mut ChaCha8Rng) -> Self {
-        let mut wide = [0u32; 16];
-        r.fill(&mut wide[..]);
+    fn random(r: &mut Rng) -> Self {
+        let mut wide: [u32; 16] = std::array::from_fn(|_| r.u64() as u32);
         // Runs of all-ones words make long carry chains likely.
-        if r.gen_bool(0.3) {
-            let from = r.gen_range(0..8);
+        if r.chance(30) {
+            let from = (r.u64() % 8) as usize;
             for w in &mut wide[from..from + 5] {
                 *w = u32::MAX;
             }
         }
         Self {
-            bit: r.gen(),
-            byte: r.gen(),
-            word: r.gen(),
-            dword: r.gen(),
-            odd: r.gen::<u128>() & MASK100,
-            block: r.gen(),
+            bit: r.chance(50),
+            byte: r.u64() as u8,
+            word: r.u64() as u32,
+            dword: r.u64(),
+            odd: r.u128() & MASK100,
+            block: r.u128(),
             wide,
         }
     }
@@ -113,15 +134,21 @@ fn ports_are_described_in_declaration_order() {
     assert_eq!(&names[..4], &["clock", "reset", "in_bit", "in_byte"]);
     assert_eq!(names.len(), 18);
     let (idx, p) = SimSelftest::port("in_odd").unwrap();
-    assert_eq!((idx, p.width, p.dir), (SimSelftest::PORT_IN_ODD, 100, PortDir::In));
+    assert_eq!(
+        (idx, p.width, p.dir),
+        (SimSelftest::PORT_IN_ODD, 100, PortDir::In)
+    );
     let (_, p) = SimSelftest::port("out_wide").unwrap();
-    assert_eq!((p.width, p.dir, p.words(), p.bytes()), (512, PortDir::Out, 16, 64));
+    assert_eq!(
+        (p.width, p.dir, p.words(), p.bytes()),
+        (512, PortDir::Out, 16, 64)
+    );
     assert!(nitrous_sim::models::TOPS.contains(&"sim_selftest"));
 }
 
 #[test]
 fn typed_accessors_match_reference_model() {
-    let mut r = ChaCha8Rng::seed_from_u64(0x5e1f_7e57);
+    let mut r = Rng::new(0x5e1f_7e57);
     let mut sim = new_sim();
     assert_eq!(sim.count(), 0, "reset clears the counter");
     assert_eq!(sim.out_wide(), [0; 16], "reset clears registers");
@@ -150,7 +177,7 @@ fn typed_accessors_match_reference_model() {
 
 #[test]
 fn by_name_access_matches_typed_access() {
-    let mut r = ChaCha8Rng::seed_from_u64(7);
+    let mut r = Rng::new(7);
     let mut sim = new_sim();
     for _ in 0..200 {
         let i = Inputs::random(&mut r);
@@ -178,8 +205,14 @@ fn by_name_access_matches_typed_access() {
             sim.get("out_dword").unwrap(),
             vec![e.dword as u32, (e.dword >> 32) as u32]
         );
-        assert_eq!(sim.get_bytes("out_odd").unwrap(), e.odd.to_le_bytes()[..13].to_vec());
-        assert_eq!(sim.get_bytes("out_block").unwrap(), e.block.to_le_bytes().to_vec());
+        assert_eq!(
+            sim.get_bytes("out_odd").unwrap(),
+            e.odd.to_le_bytes()[..13].to_vec()
+        );
+        assert_eq!(
+            sim.get_bytes("out_block").unwrap(),
+            e.block.to_le_bytes().to_vec()
+        );
         assert_eq!(sim.get("out_wide").unwrap(), e.wide.to_vec());
         let wide_bytes: Vec<u8> = e.wide.iter().flat_map(|w| w.to_le_bytes()).collect();
         assert_eq!(sim.get_bytes("out_wide").unwrap(), wide_bytes);
@@ -205,22 +238,53 @@ fn bad_port_names_and_values_are_errors() {
         }
         other => panic!("expected UnknownPort, got {other:?}"),
     }
-    assert!(matches!(m.get("no_such_port"), Err(Error::UnknownPort { .. })));
-    assert!(matches!(m.get_bytes("In_byte"), Err(Error::UnknownPort { .. })));
-    assert!(matches!(SimSelftest::port(""), Err(Error::UnknownPort { .. })));
-    assert!(matches!(m.set("out_byte", &[1]), Err(Error::NotAnInput { port: "out_byte", .. })));
+    assert!(matches!(
+        m.get("no_such_port"),
+        Err(Error::UnknownPort { .. })
+    ));
+    assert!(matches!(
+        m.get_bytes("In_byte"),
+        Err(Error::UnknownPort { .. })
+    ));
+    assert!(matches!(
+        SimSelftest::port(""),
+        Err(Error::UnknownPort { .. })
+    ));
+    assert!(matches!(
+        m.set("out_byte", &[1]),
+        Err(Error::NotAnInput {
+            port: "out_byte",
+            ..
+        })
+    ));
     // Bits above the port width.
-    assert!(matches!(m.set("in_byte", &[0x100]), Err(Error::ValueTooWide { width: 8, .. })));
-    assert!(matches!(m.set("in_bit", &[2]), Err(Error::ValueTooWide { width: 1, .. })));
+    assert!(matches!(
+        m.set("in_byte", &[0x100]),
+        Err(Error::ValueTooWide { width: 8, .. })
+    ));
+    assert!(matches!(
+        m.set("in_bit", &[2]),
+        Err(Error::ValueTooWide { width: 1, .. })
+    ));
     assert!(matches!(
         m.set("in_odd", &[0, 0, 0, 1 << 4]),
         Err(Error::ValueTooWide { width: 100, .. })
     ));
-    assert!(matches!(m.set("in_word", &[1, 1]), Err(Error::ValueTooWide { .. })));
-    assert!(matches!(m.set_bytes("in_byte", &[1, 2]), Err(Error::ValueTooWide { .. })));
-    assert!(matches!(m.get_u64("in_block"), Err(Error::PortTooWide { max: 64, .. })));
+    assert!(matches!(
+        m.set("in_word", &[1, 1]),
+        Err(Error::ValueTooWide { .. })
+    ));
+    assert!(matches!(
+        m.set_bytes("in_byte", &[1, 2]),
+        Err(Error::ValueTooWide { .. })
+    ));
+    assert!(matches!(
+        m.get_u64("in_block"),
+        Err(Error::PortTooWide { max: 64, .. })
+    ));
     // The largest legal values are accepted.
-    m.set("in_odd", &[u32::MAX, u32::MAX, u32::MAX, 0xf]).unwrap();
+    m.set("in_odd", &[u32::MAX, u32::MAX, u32::MAX, 0xf])
+        .unwrap();
     assert_eq!(m.in_odd(), MASK100);
     let e = m.set("nope", &[]).unwrap_err().to_string();
     assert!(e.contains("nope") && e.contains("sim_selftest"), "{e}");
@@ -254,7 +318,8 @@ fn wide_ports_round_trip_and_carry() {
     e[15] = 0x8000_0000;
     assert_eq!(sim.out_wide(), e);
     // Distinct pattern in every word survives set -> get unchanged.
-    let pat: [u32; 16] = std::array::from_fn(|i| 0x0101_0101u32.wrapping_mul(i as u32 + 1) ^ 0xa5a5_0000);
+    let pat: [u32; 16] =
+        std::array::from_fn(|i| 0x0101_0101u32.wrapping_mul(i as u32 + 1) ^ 0xa5a5_0000);
     sim.set_in_wide(&pat);
     sim.set_in_block(0);
     assert_eq!(sim.in_wide(), pat);
@@ -276,7 +341,9 @@ fn cycles_are_counted() {
     assert_eq!(sim.cycle(), 1003);
     assert_eq!(sim.count(), 1000);
     assert_eq!(sim.time(), 1003 * 2 * nitrous_sim::HALF_PERIOD);
-    let n = sim.run_until(100, "count == 1050", |m| m.count() == 1050).unwrap();
+    let n = sim
+        .run_until(100, "count == 1050", |m| m.count() == 1050)
+        .unwrap();
     assert_eq!(n, 50);
     assert_eq!(sim.cycle(), 1053);
     match sim.run_until(10, "count == 0", |m| m.count() == 0) {
@@ -313,7 +380,10 @@ fn instances_are_independent_and_send() {
 #[test]
 fn fst_trace_is_written_when_enabled() {
     if nitrous_sim::models::TRACE_FORMAT != "fst" {
-        eprintln!("models built for {} traces; FST test skipped", nitrous_sim::models::TRACE_FORMAT);
+        eprintln!(
+            "models built for {} traces; FST test skipped",
+            nitrous_sim::models::TRACE_FORMAT
+        );
         return;
     }
     let short = tmp("short.fst");
@@ -324,7 +394,7 @@ fn fst_trace_is_written_when_enabled() {
             sim.trace_to(path).unwrap();
         }
         assert!(sim.is_tracing());
-        let mut r = ChaCha8Rng::seed_from_u64(cycles);
+        let mut r = Rng::new(cycles);
         for _ in 0..cycles {
             Inputs::random(&mut r).apply(&mut sim);
             sim.tick();
@@ -337,8 +407,17 @@ fn fst_trace_is_written_when_enabled() {
     assert_eq!(s.first(), Some(&0u8), "FST header block");
     assert_eq!(l.first(), Some(&0u8), "FST header block");
     assert!(!s.is_empty());
-    assert!(l.len() > s.len() + 10_000, "4000 random cycles: {} vs {} bytes", l.len(), s.len());
-    eprintln!("FST sizes: 4 cycles {} B, 4000 cycles {} B", s.len(), l.len());
+    assert!(
+        l.len() > s.len() + 10_000,
+        "4000 random cycles: {} vs {} bytes",
+        l.len(),
+        s.len()
+    );
+    eprintln!(
+        "FST sizes: 4 cycles {} B, 4000 cycles {} B",
+        s.len(),
+        l.len()
+    );
     let _ = std::fs::remove_file(short);
     let _ = std::fs::remove_file(long);
 }
@@ -346,7 +425,11 @@ fn fst_trace_is_written_when_enabled() {
 #[test]
 fn trace_errors() {
     let mut sim = Sim::<SimSelftest>::new().unwrap();
-    let other = if nitrous_sim::models::TRACE_FORMAT == "fst" { "vcd" } else { "fst" };
+    let other = if nitrous_sim::models::TRACE_FORMAT == "fst" {
+        "vcd"
+    } else {
+        "fst"
+    };
     let wrong = tmp(&format!("wrong.{other}"));
     assert!(matches!(sim.trace_to(&wrong), Err(Error::Trace { .. })));
     assert!(!wrong.exists());

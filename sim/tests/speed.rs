@@ -49,8 +49,14 @@ fn verilator_speed_of_selftest() {
     let _ = std::fs::remove_dir_all(&dir);
 
     println!("sim_selftest Verilator speed:");
-    println!("  clock only:                  {:>8.2} M cycles/s", idle / 1e6);
-    println!("  + 2 typed sets + 1 get/cycle:{:>8.2} M cycles/s", busy / 1e6);
+    println!(
+        "  clock only:                  {:>8.2} M cycles/s",
+        idle / 1e6
+    );
+    println!(
+        "  + 2 typed sets + 1 get/cycle:{:>8.2} M cycles/s",
+        busy / 1e6
+    );
     println!(
         "  + {} trace, 1 set/cycle:    {:>8.2} M cycles/s ({} B for {nt} cycles)",
         nitrous_sim::models::TRACE_FORMAT,
