@@ -226,7 +226,8 @@ fn run() -> BResult<()> {
         println!("cargo:rustc-link-lib=static=nsim_shim_{n}");
         println!("cargo:rustc-link-lib=static=nsim_model_{n}");
     }
-    println!("cargo:rustc-link-lib=static=nsim_vlrt");
+    let fmt = if settings.fst { "fst" } else { "vcd" };
+    println!("cargo:rustc-link-lib=static=nsim_vlrt_{fmt}");
     println!("cargo:rustc-link-lib=dylib=stdc++");
     println!("cargo:rustc-link-lib=dylib=z");
     Ok(())
@@ -305,7 +306,7 @@ fn write_if_changed(path: &Path, text: &str) -> BResult<()> {
     fs::write(path, text).map_err(|e| format!("writing {}: {e}", path.display()))
 }
 
-/// Compile verilated.cpp & co. once into `libnsim_vlrt.a`. Returns true if
+/// Compile verilated.cpp & co. once into `libnsim_vlrt_<fst|vcd>.a`. Returns true if
 /// the cached archive was reused.
 fn build_runtime(out: &Path, lib_dir: &Path, s: &Settings) -> BResult<bool> {
     let trace_cpp = if s.fst {
@@ -321,8 +322,9 @@ fn build_runtime(out: &Path, lib_dir: &Path, s: &Settings) -> BResult<bool> {
         sources,
         s.defines()
     );
-    let stamp = out.join("vlrt.stamp");
-    let lib = lib_dir.join("libnsim_vlrt.a");
+    let fmt = if s.fst { "fst" } else { "vcd" };
+    let stamp = out.join(format!("vlrt_{fmt}.stamp"));
+    let lib = lib_dir.join(format!("libnsim_vlrt_{fmt}.a"));
     if lib.exists() && fs::read_to_string(&stamp).ok().as_deref() == Some(key.as_str()) {
         return Ok(true);
     }
@@ -336,7 +338,7 @@ fn build_runtime(out: &Path, lib_dir: &Path, s: &Settings) -> BResult<bool> {
     for src in sources {
         b.file(s.include.join(src));
     }
-    b.try_compile("nsim_vlrt")
+    b.try_compile(&format!("nsim_vlrt_{fmt}"))
         .map_err(|e| format!("compiling the Verilator runtime: {e}"))?;
     fs::write(&stamp, key).map_err(|e| format!("writing {}: {e}", stamp.display()))?;
     Ok(false)

@@ -378,16 +378,10 @@ fn instances_are_independent_and_send() {
 }
 
 #[test]
-fn fst_trace_is_written_when_enabled() {
-    if nitrous_sim::models::TRACE_FORMAT != "fst" {
-        eprintln!(
-            "models built for {} traces; FST test skipped",
-            nitrous_sim::models::TRACE_FORMAT
-        );
-        return;
-    }
-    let short = tmp("short.fst");
-    let long = tmp("long.fst");
+fn trace_is_written_when_enabled() {
+    let fmt = nitrous_sim::models::TRACE_FORMAT;
+    let short = tmp(&format!("short.{fmt}"));
+    let long = tmp(&format!("long.{fmt}"));
     for (path, cycles) in [(&short, 4u64), (&long, 4000)] {
         let mut sim = Sim::<SimSelftest>::new().unwrap();
         if sim.trace_path().is_none() {
@@ -403,9 +397,6 @@ fn fst_trace_is_written_when_enabled() {
     }
     let s = std::fs::read(&short).unwrap();
     let l = std::fs::read(&long).unwrap();
-    // FST files start with a header block (block type FST_BL_HDR = 0).
-    assert_eq!(s.first(), Some(&0u8), "FST header block");
-    assert_eq!(l.first(), Some(&0u8), "FST header block");
     assert!(!s.is_empty());
     assert!(
         l.len() > s.len() + 10_000,
@@ -414,10 +405,25 @@ fn fst_trace_is_written_when_enabled() {
         s.len()
     );
     eprintln!(
-        "FST sizes: 4 cycles {} B, 4000 cycles {} B",
+        "{fmt} sizes: 4 cycles {} B, 4000 cycles {} B",
         s.len(),
         l.len()
     );
+    if fmt == "fst" {
+        // FST files start with a header block (block type FST_BL_HDR = 0).
+        assert_eq!(s.first(), Some(&0u8), "FST header block");
+        assert_eq!(l.first(), Some(&0u8), "FST header block");
+    } else {
+        // VCD: every port declared, one timestamp per clock edge.
+        let text = String::from_utf8_lossy(&s);
+        for p in SimSelftest::PORTS {
+            assert!(text.contains(&format!(" {} ", p.name)), "{} in VCD", p.name);
+        }
+        assert!(text.contains("$enddefinitions"));
+        for t in [0u64, 5, 10, 35] {
+            assert!(text.contains(&format!("\n#{t}\n")), "timestamp {t}");
+        }
+    }
     let _ = std::fs::remove_file(short);
     let _ = std::fs::remove_file(long);
 }
