@@ -12,6 +12,7 @@
 
 pub mod config;
 pub mod crypto;
+pub mod sim_selftest;
 pub mod synth;
 pub mod tops;
 

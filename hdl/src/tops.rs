@@ -15,7 +15,11 @@ pub struct Top {
 
 /// Every top the project builds.
 pub fn all() -> Vec<Top> {
-    vec![]
+    vec![Top {
+        name: "sim_selftest",
+        description: "Verilator-binding self-test: ports of 1..512 bits, adders, a counter",
+        verilog: crate::sim_selftest::verilog,
+    }]
 }
 
 /// Looks a top up by name.
