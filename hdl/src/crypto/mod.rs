@@ -5,3 +5,4 @@
 pub mod aes_sbox;
 #[cfg(test)]
 mod aes_testkit;
+pub mod aes_round;
