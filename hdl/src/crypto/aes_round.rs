@@ -196,7 +196,7 @@ impl Logic for AesRound {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::crypto::aes_testkit::*;
 

@@ -6,3 +6,4 @@ pub mod aes_sbox;
 #[cfg(test)]
 mod aes_testkit;
 pub mod aes_round;
+pub mod aes_key_schedule;
