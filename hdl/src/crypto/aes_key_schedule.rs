@@ -102,8 +102,8 @@ impl Logic for AesKeySchedule {
         if self.busy.q.val() {
             self.prev.d.next = self.last.q.val();
             self.last.d.next = self.next_key.val();
-            self.keys.d.next = (self.keys.q.val() >> 128)
-                | (bit_cast::<1920, 128>(self.next_key.val()) << 1792);
+            self.keys.d.next =
+                (self.keys.q.val() >> 128) | (bit_cast::<1920, 128>(self.next_key.val()) << 1792);
             self.k.d.next = self.k.q.val() + 1;
             if !self.k.q.val().get_bit(0) {
                 self.rcon.d.next = self.rcon.q.val() << 1;
@@ -179,7 +179,11 @@ mod tests {
         let key: Vec<u8> = (0u8..32).collect();
         let (_, rk) = expand(&mut uut, &key);
         for (r, want) in crate::crypto::aes_round::tests::C3_KSCH.iter().enumerate() {
-            assert_eq!(hex::encode(&rk[16 * r..16 * r + 16]), *want, "round key {r}");
+            assert_eq!(
+                hex::encode(&rk[16 * r..16 * r + 16]),
+                *want,
+                "round key {r}"
+            );
         }
     }
 
@@ -187,8 +191,8 @@ mod tests {
     fn aes_key_schedule_is_synthesizable() {
         let mut uut = AesKeySchedule::default();
         uut.connect_all();
-        let r = crate::synth::check_synthesizable("aes_key_schedule", &generate_verilog(&uut))
-            .unwrap();
+        let r =
+            crate::synth::check_synthesizable("aes_key_schedule", &generate_verilog(&uut)).unwrap();
         println!("aes_key_schedule: {} cells", r.cells);
     }
 }

@@ -282,8 +282,18 @@ pub(crate) mod tests {
         // InvCipher round r: istart = s_row(15-r) -> istart(r+1) = s_row(14-r)
         // with key w[14-r]; the last round yields the plaintext.
         for r in 1..=14 {
-            let want = if r == 14 { "00112233445566778899aabbccddeeff" } else { C3_SROW[14 - r - 1] };
-            let out = round(&mut uut, C3_SROW[15 - r - 1], C3_KSCH[14 - r], true, r == 14);
+            let want = if r == 14 {
+                "00112233445566778899aabbccddeeff"
+            } else {
+                C3_SROW[14 - r - 1]
+            };
+            let out = round(
+                &mut uut,
+                C3_SROW[15 - r - 1],
+                C3_KSCH[14 - r],
+                true,
+                r == 14,
+            );
             assert_eq!(hex::encode(out), want, "InvCipher round {r}");
         }
     }

@@ -132,7 +132,15 @@ impl<const N: usize> Logic for GfInvBytes<N> {
             .collect::<Vec<_>>()
             .join("\n");
         let lanes = (0..N / 8)
-            .map(|i| format!("    y[{}:{}] = ginv(x[{}:{}]);", 8 * i + 7, 8 * i, 8 * i + 7, 8 * i))
+            .map(|i| {
+                format!(
+                    "    y[{}:{}] = ginv(x[{}:{}]);",
+                    8 * i + 7,
+                    8 * i,
+                    8 * i + 7,
+                    8 * i
+                )
+            })
             .collect::<Vec<_>>()
             .join("\n");
         Verilog::Custom(format!(
@@ -225,20 +233,32 @@ impl<const N: usize> Logic for SubBytes<N> {
     #[hdl_gen]
     fn update(&mut self) {
         // Byte-wise rotations of the input, for A^-1 (FIPS-197 §5.3.2).
-        self.p1.next = ((self.x.val() << 1) & self.m1h.val()) | ((self.x.val() >> 7) & self.m1l.val());
-        self.p3.next = ((self.x.val() << 3) & self.m3h.val()) | ((self.x.val() >> 5) & self.m3l.val());
-        self.r6.next = ((self.x.val() << 6) & self.m6h.val()) | ((self.x.val() >> 2) & self.m6l.val());
+        self.p1.next =
+            ((self.x.val() << 1) & self.m1h.val()) | ((self.x.val() >> 7) & self.m1l.val());
+        self.p3.next =
+            ((self.x.val() << 3) & self.m3h.val()) | ((self.x.val() >> 5) & self.m3l.val());
+        self.r6.next =
+            ((self.x.val() << 6) & self.m6h.val()) | ((self.x.val() >> 2) & self.m6l.val());
         self.inv_in.next = self.x.val();
         if self.inverse.val() {
             self.inv_in.next = self.p1.val() ^ self.p3.val() ^ self.r6.val() ^ self.c05.val();
         }
         self.ginv.x.next = self.inv_in.val();
         // Byte-wise rotations of the inverse, for A (FIPS-197 §5.1.1).
-        self.r1.next = ((self.ginv.y.val() << 1) & self.m1h.val()) | ((self.ginv.y.val() >> 7) & self.m1l.val());
-        self.r2.next = ((self.ginv.y.val() << 2) & self.m2h.val()) | ((self.ginv.y.val() >> 6) & self.m2l.val());
-        self.r3.next = ((self.ginv.y.val() << 3) & self.m3h.val()) | ((self.ginv.y.val() >> 5) & self.m3l.val());
-        self.r4.next = ((self.ginv.y.val() << 4) & self.m4h.val()) | ((self.ginv.y.val() >> 4) & self.m4l.val());
-        self.y.next = self.ginv.y.val() ^ self.r1.val() ^ self.r2.val() ^ self.r3.val() ^ self.r4.val() ^ self.c63.val();
+        self.r1.next = ((self.ginv.y.val() << 1) & self.m1h.val())
+            | ((self.ginv.y.val() >> 7) & self.m1l.val());
+        self.r2.next = ((self.ginv.y.val() << 2) & self.m2h.val())
+            | ((self.ginv.y.val() >> 6) & self.m2l.val());
+        self.r3.next = ((self.ginv.y.val() << 3) & self.m3h.val())
+            | ((self.ginv.y.val() >> 5) & self.m3l.val());
+        self.r4.next = ((self.ginv.y.val() << 4) & self.m4h.val())
+            | ((self.ginv.y.val() >> 4) & self.m4l.val());
+        self.y.next = self.ginv.y.val()
+            ^ self.r1.val()
+            ^ self.r2.val()
+            ^ self.r3.val()
+            ^ self.r4.val()
+            ^ self.c63.val();
         if self.inverse.val() {
             self.y.next = self.ginv.y.val();
         }
@@ -265,12 +285,20 @@ mod tests {
         }
         let mut s = [0u8; 256];
         for (a, out) in s.iter_mut().enumerate() {
-            let inv = if a == 0 { 0 } else { exp[(255 - log[a] as usize) % 255] };
+            let inv = if a == 0 {
+                0
+            } else {
+                exp[(255 - log[a] as usize) % 255]
+            };
             let bit = |v: u8, i: usize| (v >> (i % 8)) & 1;
             let mut r = 0u8;
             for i in 0..8 {
-                let b = bit(inv, i) ^ bit(inv, i + 4) ^ bit(inv, i + 5) ^ bit(inv, i + 6)
-                    ^ bit(inv, i + 7) ^ bit(0x63, i);
+                let b = bit(inv, i)
+                    ^ bit(inv, i + 4)
+                    ^ bit(inv, i + 5)
+                    ^ bit(inv, i + 6)
+                    ^ bit(inv, i + 7)
+                    ^ bit(0x63, i);
                 r |= b << i;
             }
             *out = r;
@@ -292,7 +320,10 @@ mod tests {
         assert_eq!(si[0x00], 0x52);
         assert_eq!(si[0xed], 0x53);
         for x in 0..256 {
-            assert_eq!(si[s[x] as usize] as usize, x, "inverse S-box is not the inverse at {x:#x}");
+            assert_eq!(
+                si[s[x] as usize] as usize, x,
+                "inverse S-box is not the inverse at {x:#x}"
+            );
         }
     }
 
