@@ -9,3 +9,4 @@ pub mod aes_round;
 pub mod aes_sbox;
 #[cfg(test)]
 mod aes_testkit;
+pub mod xts;
