@@ -15,14 +15,68 @@ pub struct Top {
 
 /// Every top the project builds.
 pub fn all() -> Vec<Top> {
-    vec![Top {
-        name: "sim_selftest",
-        description: "Verilator-binding self-test: ports of 1..512 bits, adders, a counter",
-        verilog: crate::sim_selftest::verilog,
-    }]
+    vec![
+        Top {
+            name: "sim_selftest",
+            description: "Verilator-binding self-test: ports of 1..512 bits, adders, a counter",
+            verilog: crate::sim_selftest::verilog,
+        },
+        Top {
+            name: "aes_full",
+            description: "AES-256 pipelined core, 1 block/clock, 8-bit tag (crypto/aes_pipe.rs)",
+            verilog: aes_full,
+        },
+        Top {
+            name: "aes_compact",
+            description: "AES-256 iterative core, 14 clocks/block, 8-bit tag (crypto/aes_iter.rs)",
+            verilog: aes_compact,
+        },
+        Top {
+            name: "xts_full",
+            description: "XTS-AES-256 engine, 16 B/clock (crypto/xts.rs, Config::Full)",
+            verilog: xts_full,
+        },
+        Top {
+            name: "xts_compact",
+            description: "XTS-AES-256 engine, 16 B / 14 clocks (crypto/xts.rs, Config::Compact)",
+            verilog: xts_compact,
+        },
+    ]
+}
+
+/// Tag width of the standalone AES tops.
+pub const AES_TOP_TAG: usize = 8;
+
+fn aes_full() -> String {
+    use rust_hdl::prelude::*;
+    let mut uut = crate::crypto::aes_pipe::AesPipe::<AES_TOP_TAG>::default();
+    uut.connect_all();
+    generate_verilog(&uut)
+}
+
+fn aes_compact() -> String {
+    use rust_hdl::prelude::*;
+    let mut uut = crate::crypto::aes_iter::AesIter::<AES_TOP_TAG>::default();
+    uut.connect_all();
+    generate_verilog(&uut)
 }
 
 /// Looks a top up by name.
 pub fn find(name: &str) -> Option<Top> {
     all().into_iter().find(|t| t.name == name)
+}
+
+fn xts(cfg: crate::Config) -> String {
+    use rust_hdl::prelude::*;
+    let mut uut = crate::crypto::xts::XtsEngine::new(cfg);
+    uut.connect_all();
+    generate_verilog(&uut)
+}
+
+fn xts_full() -> String {
+    xts(crate::Config::Full)
+}
+
+fn xts_compact() -> String {
+    xts(crate::Config::Compact)
 }
