@@ -15,7 +15,35 @@ pub struct Top {
 
 /// Every top the project builds.
 pub fn all() -> Vec<Top> {
-    vec![]
+    vec![
+        Top {
+            name: "aes_full",
+            description: "AES-256 pipelined core, 1 block/clock, 8-bit tag (crypto/aes_pipe.rs)",
+            verilog: aes_full,
+        },
+        Top {
+            name: "aes_compact",
+            description: "AES-256 iterative core, 14 clocks/block, 8-bit tag (crypto/aes_iter.rs)",
+            verilog: aes_compact,
+        },
+    ]
+}
+
+/// Tag width of the standalone AES tops.
+pub const AES_TOP_TAG: usize = 8;
+
+fn aes_full() -> String {
+    use rust_hdl::prelude::*;
+    let mut uut = crate::crypto::aes_pipe::AesPipe::<AES_TOP_TAG>::default();
+    uut.connect_all();
+    generate_verilog(&uut)
+}
+
+fn aes_compact() -> String {
+    use rust_hdl::prelude::*;
+    let mut uut = crate::crypto::aes_iter::AesIter::<AES_TOP_TAG>::default();
+    uut.connect_all();
+    generate_verilog(&uut)
 }
 
 /// Looks a top up by name.
