@@ -10,3 +10,4 @@ pub mod aes_sbox;
 #[cfg(test)]
 mod aes_testkit;
 pub mod ghash;
+pub mod gcm;
