@@ -197,8 +197,16 @@ impl GcmEngine {
             alen_bits: Default::default(),
             dlen_bits: Default::default(),
             ones: Constant::new(bits_u128(u128::MAX)),
-            pipe: if full { vec![AesPipe::default()] } else { vec![] },
-            iter: if full { vec![] } else { vec![AesIter::default()] },
+            pipe: if full {
+                vec![AesPipe::default()]
+            } else {
+                vec![]
+            },
+            iter: if full {
+                vec![]
+            } else {
+                vec![AesIter::default()]
+            },
             ghash: Ghash::new(cfg),
             state: Default::default(),
             iv: Default::default(),
@@ -342,10 +350,10 @@ impl Logic for GcmEngine {
                     self.iv.d.next = self.msg_iv.val();
                     self.decrypt.d.next = self.msg_decrypt.val();
                     self.exp_tag.d.next = self.msg_tag.val();
-                    self.a_left.d.next = (bit_cast::<33, 32>(self.msg_aad_len.val()) + 15)
-                        .get_bits::<29>(4);
-                    self.d_left.d.next = (bit_cast::<33, 32>(self.msg_data_len.val()) + 15)
-                        .get_bits::<29>(4);
+                    self.a_left.d.next =
+                        (bit_cast::<33, 32>(self.msg_aad_len.val()) + 15).get_bits::<29>(4);
+                    self.d_left.d.next =
+                        (bit_cast::<33, 32>(self.msg_data_len.val()) + 15).get_bits::<29>(4);
                     self.c_left.d.next = bit_cast::<30, 29>(
                         (bit_cast::<33, 32>(self.msg_data_len.val()) + 15).get_bits::<29>(4),
                     ) + 1;
@@ -572,7 +580,13 @@ mod tests {
     /// Streams `msgs` through a fresh engine with random stalls on every
     /// handshake when `stall`; bytes past the length in a partial input
     /// block are random garbage (the engine must ignore them).
-    fn run_gcm(cfg: Config, key: &[u8; 32], msgs: &[Msg], rng: &mut ChaCha8Rng, stall: bool) -> Run {
+    fn run_gcm(
+        cfg: Config,
+        key: &[u8; 32],
+        msgs: &[Msg],
+        rng: &mut ChaCha8Rng,
+        stall: bool,
+    ) -> Run {
         let mut uut = GcmEngine::new(cfg);
         uut.connect_all();
         uut.reset.next = true;
@@ -624,8 +638,8 @@ mod tests {
         let mut cycles = 0;
         let mut beat_owner = vec![];
         for (i, m) in msgs.iter().enumerate() {
-            beat_owner.extend(std::iter::repeat((i, false)).take(m.aad.len().div_ceil(16)));
-            beat_owner.extend(std::iter::repeat((i, true)).take(m.data.len().div_ceil(16)));
+            beat_owner.extend(std::iter::repeat_n((i, false), m.aad.len().div_ceil(16)));
+            beat_owner.extend(std::iter::repeat_n((i, true), m.data.len().div_ceil(16)));
         }
         while tags.len() < msgs.len() {
             let mv = next_msg < msgs.len() && (!stall || rng.gen_bool(0.5));
@@ -665,10 +679,7 @@ mod tests {
                 outs.push(u128_of_bits(uut.out_data.val()));
             }
             if uut.tag_valid.val() && uut.tag_ready.val() {
-                tags.push((
-                    u128_of_bits(uut.tag.val()).to_le_bytes(),
-                    uut.tag_ok.val(),
-                ));
+                tags.push((u128_of_bits(uut.tag.val()).to_le_bytes(), uut.tag_ok.val()));
             }
             tick(&mut uut);
             cycles += 1;
@@ -693,7 +704,10 @@ mod tests {
                 k += 1;
             }
             // Bytes past the payload length must be zero.
-            assert!(data[m.data.len()..].iter().all(|b| *b == 0), "{cfg}: unmasked tail");
+            assert!(
+                data[m.data.len()..].iter().all(|b| *b == 0),
+                "{cfg}: unmasked tail"
+            );
             data.truncate(m.data.len());
             res.push(Res {
                 data,
@@ -713,10 +727,13 @@ mod tests {
         hex::decode(s).unwrap()
     }
 
+    /// (number, key, AAD, P, C, IV, T).
+    type TestCase = (u32, Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>);
+
     /// McGrew & Viega, "The Galois/Counter Mode of Operation (GCM)" (rev.
     /// 2005), Appendix B, Test Cases 13-18 (AES-256); hex as reproduced in
     /// GNU Nettle's testsuite/gcm-test.c. Fields: key, AAD, P, C, IV, T.
-    fn test_cases() -> Vec<(u32, Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>)> {
+    fn test_cases() -> Vec<TestCase> {
         let k0 = "0000000000000000000000000000000000000000000000000000000000000000";
         let kf = "feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308";
         let p = "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a72\
@@ -724,29 +741,75 @@ mod tests {
         let p60 = &p[..120];
         let aad = "feedfacedeadbeeffeedfacedeadbeefabaddad2";
         vec![
-            (13, h(k0), h(""), h(""), h(""), h("000000000000000000000000"),
-             h("530f8afbc74536b9a963b4f1c4cb738b")),
-            (14, h(k0), h(""), h("00000000000000000000000000000000"),
-             h("cea7403d4d606b6e074ec5d3baf39d18"), h("000000000000000000000000"),
-             h("d0d1c8a799996bf0265b98b5d48ab919")),
-            (15, h(kf), h(""), h(p),
-             h("522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa\
-                8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662898015ad"),
-             h("cafebabefacedbaddecaf888"), h("b094dac5d93471bdec1a502270e3cc6c")),
-            (16, h(kf), h(aad), h(p60),
-             h("522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa\
-                8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662"),
-             h("cafebabefacedbaddecaf888"), h("76fc6ece0f4e1768cddf8853bb2d551b")),
-            (17, h(kf), h(aad), h(p60),
-             h("c3762df1ca787d32ae47c13bf19844cbaf1ae14d0b976afac52ff7d79bba9de0\
-                feb582d33934a4f0954cc2363bc73f7862ac430e64abe499f47c9b1f"),
-             h("cafebabefacedbad"), h("3a337dbf46a792c45e454913fe2ea8f2")),
-            (18, h(kf), h(aad), h(p60),
-             h("5a8def2f0c9e53f1f75d7853659e2a20eeb2b22aafde6419a058ab4f6f746bf4\
-                0fc0c3b780f244452da3ebf1c5d82cdea2418997200ef82e44ae7e3f"),
-             h("9313225df88406e555909c5aff5269aa6a7a9538534f7da1e4c303d2a318a728\
-                c3c0c95156809539fcf0e2429a6b525416aedbf5a0de6a57a637b39b"),
-             h("a44a8266ee1c8eb0c8b5d4cf5ae9f19a")),
+            (
+                13,
+                h(k0),
+                h(""),
+                h(""),
+                h(""),
+                h("000000000000000000000000"),
+                h("530f8afbc74536b9a963b4f1c4cb738b"),
+            ),
+            (
+                14,
+                h(k0),
+                h(""),
+                h("00000000000000000000000000000000"),
+                h("cea7403d4d606b6e074ec5d3baf39d18"),
+                h("000000000000000000000000"),
+                h("d0d1c8a799996bf0265b98b5d48ab919"),
+            ),
+            (
+                15,
+                h(kf),
+                h(""),
+                h(p),
+                h(
+                    "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa\
+                8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662898015ad",
+                ),
+                h("cafebabefacedbaddecaf888"),
+                h("b094dac5d93471bdec1a502270e3cc6c"),
+            ),
+            (
+                16,
+                h(kf),
+                h(aad),
+                h(p60),
+                h(
+                    "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa\
+                8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662",
+                ),
+                h("cafebabefacedbaddecaf888"),
+                h("76fc6ece0f4e1768cddf8853bb2d551b"),
+            ),
+            (
+                17,
+                h(kf),
+                h(aad),
+                h(p60),
+                h(
+                    "c3762df1ca787d32ae47c13bf19844cbaf1ae14d0b976afac52ff7d79bba9de0\
+                feb582d33934a4f0954cc2363bc73f7862ac430e64abe499f47c9b1f",
+                ),
+                h("cafebabefacedbad"),
+                h("3a337dbf46a792c45e454913fe2ea8f2"),
+            ),
+            (
+                18,
+                h(kf),
+                h(aad),
+                h(p60),
+                h(
+                    "5a8def2f0c9e53f1f75d7853659e2a20eeb2b22aafde6419a058ab4f6f746bf4\
+                0fc0c3b780f244452da3ebf1c5d82cdea2418997200ef82e44ae7e3f",
+                ),
+                h(
+                    "9313225df88406e555909c5aff5269aa6a7a9538534f7da1e4c303d2a318a728\
+                c3c0c95156809539fcf0e2429a6b525416aedbf5a0de6a57a637b39b",
+                ),
+                h("a44a8266ee1c8eb0c8b5d4cf5ae9f19a"),
+            ),
         ]
     }
 
@@ -792,14 +855,56 @@ mod tests {
                 let mut bad = t;
                 bad[n as usize % 16] ^= 0x10;
                 let msgs = vec![
-                    Msg { iv, aad: aad.clone(), data: p.clone(), decrypt: false, tag: [0; 16] },
-                    Msg { iv, aad: aad.clone(), data: c.clone(), decrypt: true, tag: t },
-                    Msg { iv, aad: aad.clone(), data: c.clone(), decrypt: true, tag: bad },
+                    Msg {
+                        iv,
+                        aad: aad.clone(),
+                        data: p.clone(),
+                        decrypt: false,
+                        tag: [0; 16],
+                    },
+                    Msg {
+                        iv,
+                        aad: aad.clone(),
+                        data: c.clone(),
+                        decrypt: true,
+                        tag: t,
+                    },
+                    Msg {
+                        iv,
+                        aad: aad.clone(),
+                        data: c.clone(),
+                        decrypt: true,
+                        tag: bad,
+                    },
                 ];
                 let r = run_gcm(cfg, &key, &msgs, &mut rng, false).res;
-                assert_eq!(r[0], Res { data: c.clone(), tag: t, tag_ok: true }, "{cfg} TC{n} enc");
-                assert_eq!(r[1], Res { data: p.clone(), tag: t, tag_ok: true }, "{cfg} TC{n} dec");
-                assert_eq!(r[2], Res { data: p.clone(), tag: t, tag_ok: false }, "{cfg} TC{n} bad tag");
+                assert_eq!(
+                    r[0],
+                    Res {
+                        data: c.clone(),
+                        tag: t,
+                        tag_ok: true
+                    },
+                    "{cfg} TC{n} enc"
+                );
+                assert_eq!(
+                    r[1],
+                    Res {
+                        data: p.clone(),
+                        tag: t,
+                        tag_ok: true
+                    },
+                    "{cfg} TC{n} dec"
+                );
+                assert_eq!(
+                    r[2],
+                    Res {
+                        data: p.clone(),
+                        tag: t,
+                        tag_ok: false
+                    },
+                    "{cfg} TC{n} bad tag"
+                );
             }
         }
     }
@@ -819,11 +924,23 @@ mod tests {
             let aad: Vec<u8> = (0..alen).map(|_| rng.gen()).collect();
             let data: Vec<u8> = (0..dlen).map(|_| rng.gen()).collect();
             let decrypt = rng.gen_bool(0.5);
-            let mut m = Msg { iv, aad, data, decrypt, tag: [0; 16] };
+            let mut m = Msg {
+                iv,
+                aad,
+                data,
+                decrypt,
+                tag: [0; 16],
+            };
             if decrypt {
                 // Encrypt first so the ciphertext/tag pair is genuine;
                 // sometimes corrupt the tag.
-                let g = golden(key, &Msg { decrypt: false, ..m.clone() });
+                let g = golden(
+                    key,
+                    &Msg {
+                        decrypt: false,
+                        ..m.clone()
+                    },
+                );
                 m.data = g.data;
                 m.tag = g.tag;
                 if rng.gen_bool(0.3) {
@@ -881,7 +998,10 @@ mod tests {
             "payload blocks not back to back: {} clocks for {nblk} blocks",
             f[nblk - 1] - f[0] + 1
         );
-        println!("full: {} clocks total for 40 B AAD + {nblk} blocks", run.cycles);
+        println!(
+            "full: {} clocks total for 40 B AAD + {nblk} blocks",
+            run.cycles
+        );
     }
 
     /// Compact: >= 1 B/cycle on a long message.
@@ -901,7 +1021,10 @@ mod tests {
         assert_eq!(run.res[0], golden(&key, &msgs[0]));
         let f = &run.data_fires;
         let per = (f[nblk - 1] - f[0]) as f64 / (nblk - 1) as f64;
-        println!("compact: {per:.2} clocks per payload block, {} clocks total", run.cycles);
+        println!(
+            "compact: {per:.2} clocks per payload block, {} clocks total",
+            run.cycles
+        );
         assert!(per <= 16.0, "compact below 1 B/cycle: {per} clocks/block");
     }
 
