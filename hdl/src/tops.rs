@@ -41,7 +41,41 @@ pub fn all() -> Vec<Top> {
             description: "XTS-AES-256 engine, 16 B / 14 clocks (crypto/xts.rs, Config::Compact)",
             verilog: xts_compact,
         },
+        Top {
+            name: "ghash_full",
+            description: "GHASH (SP 800-38D §6.4), one block per clock (crypto/ghash.rs)",
+            verilog: || ghash_verilog(crate::Config::Full),
+        },
+        Top {
+            name: "ghash_compact",
+            description: "GHASH, 32-bit digit-serial, 4 clocks per block (crypto/ghash.rs)",
+            verilog: || ghash_verilog(crate::Config::Compact),
+        },
+        Top {
+            name: "gcm_full",
+            description: "AES-256-GCM engine, pipelined AES + full-rate GHASH (crypto/gcm.rs)",
+            verilog: || gcm_verilog(crate::Config::Full),
+        },
+        Top {
+            name: "gcm_compact",
+            description: "AES-256-GCM engine, iterative AES + digit-serial GHASH (crypto/gcm.rs)",
+            verilog: || gcm_verilog(crate::Config::Compact),
+        },
     ]
+}
+
+fn ghash_verilog(cfg: crate::Config) -> String {
+    use rust_hdl::prelude::*;
+    let mut uut = crate::crypto::ghash::Ghash::new(cfg);
+    uut.connect_all();
+    generate_verilog(&uut)
+}
+
+fn gcm_verilog(cfg: crate::Config) -> String {
+    use rust_hdl::prelude::*;
+    let mut uut = crate::crypto::gcm::GcmEngine::new(cfg);
+    uut.connect_all();
+    generate_verilog(&uut)
 }
 
 /// Tag width of the standalone AES tops.

@@ -9,4 +9,6 @@ pub mod aes_round;
 pub mod aes_sbox;
 #[cfg(test)]
 mod aes_testkit;
+pub mod gcm;
+pub mod ghash;
 pub mod xts;
