@@ -1,7 +1,9 @@
 //! Verilates every top of `nitrous_hdl::tops::all()` and generates the Rust
 //! bindings that `src/lib.rs` includes (see the crate docs and README.md).
 //!
-//! Per top `<n>` (in `$OUT_DIR/tops/<n>/`):
+//! Per top `<n>` (in `<cache>/tops/<n>/`, where `<cache>` is
+//! `target/nitrous-sim-cache`, shared by all profiles and locked while a
+//! build script runs):
 //! 1. write the Verilog (`top.v`),
 //! 2. `verilator --cc ... --prefix V<n>` into `obj/` (log: `verilate.log`),
 //! 3. `make -f V<n>.mk V<n>__ALL.a` (log: `make.log`),
@@ -18,6 +20,8 @@
 //! - `NITROUS_SIM_OPT`: C++ optimisation flags for the models (default `-O2`).
 //! - `NITROUS_SIM_JOBS`: parallel C++ jobs for `make` (default 2).
 //! - `NITROUS_SIM_TRACE_FORMAT=fst|vcd`: waveform format (default `fst`).
+//! - `NITROUS_SIM_CACHE_DIR`: where models are cached (default
+//!   `target/nitrous-sim-cache`).
 //! - `VERILATOR`: the verilator binary (default `verilator` on `PATH`).
 
 use std::env;
@@ -130,6 +134,7 @@ fn main() {
         "NITROUS_SIM_OPT",
         "NITROUS_SIM_JOBS",
         "NITROUS_SIM_TRACE_FORMAT",
+        "NITROUS_SIM_CACHE_DIR",
         "VERILATOR",
         "CXX",
     ] {
@@ -143,8 +148,16 @@ fn main() {
 
 fn run() -> BResult<()> {
     let out = PathBuf::from(env::var("OUT_DIR").map_err(|e| format!("OUT_DIR: {e}"))?);
-    let lib_dir = out.join("lib");
+    // Models do not depend on the Rust profile: share them between release,
+    // dev, clippy and doc builds, one process at a time.
+    let cache = cache_root(&out);
+    let lib_dir = cache.join("lib");
     fs::create_dir_all(&lib_dir).map_err(|e| format!("creating {}: {e}", lib_dir.display()))?;
+    let lock_path = cache.join("lock");
+    let lock = fs::File::create(&lock_path)
+        .map_err(|e| format!("creating {}: {e}", lock_path.display()))?;
+    lock.lock()
+        .map_err(|e| format!("locking {}: {e}", lock_path.display()))?;
     let settings = settings()?;
 
     let all = nitrous_hdl::tops::all();
@@ -178,7 +191,7 @@ fn run() -> BResult<()> {
 
     let mut report = String::new();
     let rt = Instant::now();
-    let rt_cached = build_runtime(&out, &lib_dir, &settings)?;
+    let rt_cached = build_runtime(&cache, &lib_dir, &settings)?;
     let _ = writeln!(
         report,
         "verilator runtime: {}",
@@ -194,7 +207,7 @@ fn run() -> BResult<()> {
     let mut names = Vec::new();
     for top in &selected {
         let verilog = (top.verilog)();
-        let built = build_top(&out, &lib_dir, &settings, top.name, &verilog)?;
+        let built = build_top(&cache, &lib_dir, &settings, top.name, &verilog)?;
         let _ = writeln!(report, "{}: {}", top.name, built.summary);
         eprintln!("nitrous-sim: {}: {}", top.name, built.summary);
         gen_rust(&mut rust, top.name, top.description, &built.ports);
@@ -219,6 +232,7 @@ fn run() -> BResult<()> {
     let _ = writeln!(rust, "pub const BUILD_REPORT: &str = {report:?};");
     write_if_changed(&out.join("models.rs"), &rust)?;
     write_if_changed(&out.join("build-report.txt"), &report)?;
+    drop(lock);
 
     // Link order: shims, then models, then the shared runtime, then C++ std.
     println!("cargo:rustc-link-search=native={}", lib_dir.display());
@@ -231,6 +245,22 @@ fn run() -> BResult<()> {
     println!("cargo:rustc-link-lib=dylib=stdc++");
     println!("cargo:rustc-link-lib=dylib=z");
     Ok(())
+}
+
+/// Where verilated models are cached: `NITROUS_SIM_CACHE_DIR`, else
+/// `<target>/nitrous-sim-cache` (OUT_DIR is `<target>/<profile>/build/<pkg>/out`),
+/// else OUT_DIR itself.
+fn cache_root(out: &Path) -> PathBuf {
+    if let Some(d) = env::var_os("NITROUS_SIM_CACHE_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(d);
+    }
+    let build = out.parent().and_then(Path::parent);
+    match (build, build.and_then(Path::parent).and_then(Path::parent)) {
+        (Some(b), Some(target)) if b.file_name().is_some_and(|n| n == "build") => {
+            target.join("nitrous-sim-cache")
+        }
+        _ => out.to_path_buf(),
+    }
 }
 
 fn settings() -> BResult<Settings> {
