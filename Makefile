@@ -3,12 +3,14 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help deps deps-apt build demo test test-long bench synth fmt lint clean
+.PHONY: help deps deps-apt build demo test test-unit test-host test-long bench synth fmt lint clean
 
 help:
 	@echo "make deps       install apt packages + project venv (idempotent)"
 	@echo "make demo       simulated card doing real work, with a short report"
-	@echo "make test       every test (<= 25 min on 2 cores)"
+	@echo "make test       every test (<= 25 min on 2 cores): test-unit + test-host"
+	@echo "make test-unit  cargo tests: RustHDL blocks, Verilator engines, driver, CLI"
+	@echo "make test-host  userspace VFIO driver in a QEMU guest with an IOMMU and SR-IOV NVMe"
 	@echo "make test-long  long randomized suites"
 	@echo "make bench      cycle-accurate benchmarks -> target/bench.json"
 	@echo "make synth      ECP5 synthesis + bitstream, figures -> docs/PERFORMANCE.md"
@@ -26,8 +28,13 @@ demo: deps-apt
 	$(CARGO) build --release -p nitrous-cli
 	@tools/demo.sh
 
-test: deps-apt
+test: test-unit test-host
+
+test-unit: deps-apt
 	$(CARGO) test --release --workspace
+
+test-host:
+	host-tests/vfio/run.sh
 
 test-long: deps-apt
 	NITROUS_LONG=1 $(CARGO) test --release --workspace -- --include-ignored

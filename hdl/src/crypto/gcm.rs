@@ -116,6 +116,11 @@ pub struct GcmEngine {
     dmask_new: Signal<Local, Bits<128>>,
     alen_bits: Signal<Local, Bits<128>>,
     dlen_bits: Signal<Local, Bits<128>>,
+    /// `msg_aad_len + 15` and `msg_data_len + 15` (33 bits), so the block
+    /// counts ceil(len/16) are a slice of a signal (Verilog cannot slice an
+    /// expression).
+    alen_p15: Signal<Local, Bits<33>>,
+    dlen_p15: Signal<Local, Bits<33>>,
     ones: Constant<Bits<128>>,
     // ---- children ----
     pipe: Vec<AesPipe<1>>,
@@ -196,6 +201,8 @@ impl GcmEngine {
             dmask_new: Default::default(),
             alen_bits: Default::default(),
             dlen_bits: Default::default(),
+            alen_p15: Default::default(),
+            dlen_p15: Default::default(),
             ones: Constant::new(bits_u128(u128::MAX)),
             pipe: if full {
                 vec![AesPipe::default()]
@@ -261,6 +268,8 @@ impl Logic for GcmEngine {
         // §7.1 step 5: len64(A) || len64(C), lengths in bits, big-endian.
         self.alen_bits.next = bit_cast::<128, 32>(self.msg_aad_len.val()) << 3;
         self.dlen_bits.next = bit_cast::<128, 32>(self.msg_data_len.val()) << 3;
+        self.alen_p15.next = bit_cast::<33, 32>(self.msg_aad_len.val()) + 15;
+        self.dlen_p15.next = bit_cast::<33, 32>(self.msg_data_len.val()) + 15;
         self.lenblk_new.next = ((self.alen_bits.val() & 0xff) << 56)
             | (((self.alen_bits.val() >> 8) & 0xff) << 48)
             | (((self.alen_bits.val() >> 16) & 0xff) << 40)
@@ -350,13 +359,10 @@ impl Logic for GcmEngine {
                     self.iv.d.next = self.msg_iv.val();
                     self.decrypt.d.next = self.msg_decrypt.val();
                     self.exp_tag.d.next = self.msg_tag.val();
-                    self.a_left.d.next =
-                        (bit_cast::<33, 32>(self.msg_aad_len.val()) + 15).get_bits::<29>(4);
-                    self.d_left.d.next =
-                        (bit_cast::<33, 32>(self.msg_data_len.val()) + 15).get_bits::<29>(4);
-                    self.c_left.d.next = bit_cast::<30, 29>(
-                        (bit_cast::<33, 32>(self.msg_data_len.val()) + 15).get_bits::<29>(4),
-                    ) + 1;
+                    self.a_left.d.next = self.alen_p15.val().get_bits::<29>(4);
+                    self.d_left.d.next = self.dlen_p15.val().get_bits::<29>(4);
+                    self.c_left.d.next =
+                        bit_cast::<30, 29>(self.dlen_p15.val().get_bits::<29>(4)) + 1;
                     // J0 = IV || 0^31 || 1 (§7.1 step 2).
                     self.ctr.d.next = 1.into();
                     self.lenblk.d.next = self.lenblk_new.val();
