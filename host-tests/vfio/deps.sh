@@ -2,7 +2,7 @@
 # Idempotent installer for the VFIO QEMU test host (host-tests/vfio/run.sh).
 # - apt: qemu-system-x86, cpio (the host side)
 # - apt-get download (not installed): Debian's versioned kernel image that
-#   linux-image-amd64 depends on, busybox-static, optionally fio + its libs;
+#   linux-image-amd64 depends on, and busybox-static;
 #   unpacked under <repo>/.cache/vfio-host/ (gitignored).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -42,10 +42,4 @@ fetch() { # fetch <pkg>: download + unpack into root/ once
 }
 fetch "$kpkg"
 fetch busybox-static
-if [ "${NITROUS_NO_FIO:-0}" != 1 ]; then
-  # fio for the Linux nvme driver comparison, plus the shared libs it links.
-  for p in fio libaio1 libibverbs1 librdmacm1 libnuma1 libglusterfs0 libgfapi0 libgfrpc0 libgfxdr0 librados2 librbd1 libpmem1 libpmemblk1 libnl-3-200 libnl-route-3-200 libzbc5; do
-    fetch "$p" 2>/dev/null || true
-  done
-fi
 echo "deps.sh: kernel $kpkg, cache $CACHE"
