@@ -395,6 +395,27 @@ fn finish(
     Ok(())
 }
 
+/// Run one raw I/O command on queue 0 and describe how it ended: an
+/// error status, a driver error (then the controller is reset), or success.
+fn bad_dma_one(n: &mut Nvme<VfioFunction>, cmd: Sqe) -> Result<String, CliError> {
+    n.submit_raw(0, cmd, 0).map_err(failed)?;
+    n.ring(0).map_err(failed)?;
+    let mut out = Vec::new();
+    Ok(match n.wait(0, &mut out) {
+        Ok(_) => match out.first().map(|c| c.result) {
+            Some(Err(st)) => format!("device status {st}"),
+            Some(Ok(_)) => "completed successfully (the IOMMU blocked the transfer; the device did not report it)".into(),
+            None => return Err(failed("no completion")),
+        },
+        Err(e) => {
+            // A timeout is an error too, never a hang; reset to recover.
+            let s = format!("driver error {e} (controller reset)");
+            n.reset().map_err(failed)?;
+            s
+        }
+    })
+}
+
 fn cpu_time() -> Duration {
     let mut ru = std::mem::MaybeUninit::<libc::rusage>::zeroed();
     // SAFETY: getrusage writes one rusage struct into our local buffer.
@@ -642,26 +663,22 @@ fn run_nvme(cmd: NvmeCmd) -> Result<(), CliError> {
         }
         NvmeCmd::BadDma { dev } => {
             let mut n = open(&dev)?;
-            let mut c = Sqe::new(0x02);
-            c.prp1 = n.unmapped_iova();
-            c.cdw12 = 7; // 8 blocks
-            n.submit_raw(0, c, 0).map_err(failed)?;
-            n.ring(0).map_err(failed)?;
-            let mut out = Vec::new();
-            let r = n.wait(0, &mut out);
-            let outcome = match (&r, out.first()) {
-                (Ok(_), Some(c)) => match c.result {
-                    Err(st) => format!("device status {st}"),
-                    Ok(_) => return Err(failed("read to an unmapped IOVA succeeded")),
-                },
-                (Err(e), _) => {
-                    // A timeout is also an error, not a hang; reset to recover.
-                    let s = format!("driver error {e}");
-                    n.reset().map_err(failed)?;
-                    s
-                }
-                (Ok(_), None) => return Err(failed("no completion")),
-            };
+            let good = n.alloc_buffer(16 * 1024).map_err(failed)?;
+            let bad = n.unmapped_iova();
+            // (a) 12 KiB read whose PRP2 (the PRP list pointer) is an
+            // unmapped IOVA: the controller's own list fetch faults.
+            let mut a = Sqe::new(0x02);
+            a.prp1 = good.iova;
+            a.prp2 = bad;
+            a.cdw12 = 23; // 24 blocks of 512 B
+            let list = bad_dma_one(&mut n, a)?;
+            let list_ok = list.starts_with("device status");
+            // (b) read whose data PRP1 is unmapped: the IOMMU blocks the
+            // data write; whether the device reports it is device-specific.
+            let mut b = Sqe::new(0x02);
+            b.prp1 = bad;
+            b.cdw12 = 7;
+            let data_outcome = bad_dma_one(&mut n, b)?;
             // The driver and queue still work.
             let data: Vec<u8> = (0..4096u32).map(|i| (i * 7) as u8).collect();
             n.write(0, 0, &data).map_err(failed)?;
@@ -670,7 +687,12 @@ fn run_nvme(cmd: NvmeCmd) -> Result<(), CliError> {
             if back != data {
                 return Err(failed("I/O after the DMA fault read back wrong data"));
             }
-            println!("bad-dma {}: {outcome}; I/O afterwards OK", dev.bdf);
+            println!("bad-dma {}: PRP list at unmapped IOVA -> {list}", dev.bdf);
+            println!("bad-dma {}: data PRP at unmapped IOVA -> {data_outcome}", dev.bdf);
+            println!("bad-dma {}: I/O afterwards OK", dev.bdf);
+            if !list_ok {
+                return Err(failed("a PRP list at an unmapped IOVA did not fail"));
+            }
             Ok(())
         }
     }

@@ -57,6 +57,8 @@ check identify-$VF2 $N nvme identify $VF2 --poll
 check verify-16MiB-2q-msix-$VF1 $N nvme verify $VF1 --mib 16 --queues 2 --seed 1
 check verify-4MiB-2q-poll-$VF2 $N nvme verify $VF2 --mib 4 --queues 2 --poll --seed 2
 check bad-dma-unmapped-iova-$VF1 $N nvme bad-dma $VF1
+check iommu-blocked-bad-dma sh -c "dmesg | grep -E 'DMAR: \\[DMA (Read|Write).*Request device \\[01:00.1\\]' | tail -n 3 | grep ."
+check guest-alive-after-bad-dma sh -c "$N nvme identify $VF1 | grep -q 'active namespaces \\[1\\]'"
 dd if=/dev/urandom of=/tmp/a bs=4096 count=4 2>/dev/null
 check write-read-stdio-$VF2 sh -c "$N nvme write $VF2 --lba 100 --blocks 32 </tmp/a && $N nvme read $VF2 --lba 100 --blocks 32 >/tmp/b && cmp /tmp/a /tmp/b"
 check cli-bad-args-exit-2 sh -c "$N nvme perf $VF1 --size 3x; [ \$? = 2 ] && $N nvme perf nonsense; [ \$? = 2 ]"
@@ -65,7 +67,7 @@ check perf-128k-qd8-mixed-$VF1 $N nvme perf $VF1 --qd 8 --size 128k --read-pct 7
 
 # Userspace driver vs Linux nvme driver (PF namespace), same guest,
 # 4 KiB reads at QD1 (busybox dd has no queue depth).
-IOS=${NITROUS_CMP_IOS:-20000}
+IOS=${NITROUS_CMP_IOS:-16000}
 echo "COMPARE nitrous: $N nvme perf $VF1 --qd 1 --size 4k --read-pct 100 --ios $IOS --queues 1"
 $N nvme perf $VF1 --qd 1 --size 4k --read-pct 100 --ios $IOS --queues 1 2>&1 | sed 's/^/COMPARE nitrous: /'
 echo "COMPARE linux: time dd if=/dev/nvme0n1 of=/dev/null bs=4k count=$IOS iflag=direct"
