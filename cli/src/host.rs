@@ -211,7 +211,9 @@ fn print_vfs(vfs: &[pf::VfInfo]) {
 
 fn run_pf(cmd: PfCmd) -> Result<(), CliError> {
     let bdf = match &cmd {
-        PfCmd::EnableVfs { bdf, .. } | PfCmd::BindVfio { bdf } | PfCmd::DisableVfs { bdf } => bdf.clone(),
+        PfCmd::EnableVfs { bdf, .. } | PfCmd::BindVfio { bdf } | PfCmd::DisableVfs { bdf } => {
+            bdf.clone()
+        }
     };
     pf::check_bdf(&bdf).map_err(usage)?;
     let m = PfManager::open(&bdf).map_err(failed)?;
@@ -219,10 +221,16 @@ fn run_pf(cmd: PfCmd) -> Result<(), CliError> {
         PfCmd::EnableVfs { count, .. } => {
             let cap = m.sriov().map_err(failed)?;
             if count == 0 || count > cap.total_vfs {
-                return Err(usage(format!("--count {count} (PF offers 1..{})", cap.total_vfs)));
+                return Err(usage(format!(
+                    "--count {count} (PF offers 1..{})",
+                    cap.total_vfs
+                )));
             }
             let vfs = m.enable_vfs(count).map_err(failed)?;
-            println!("{bdf}: {} VF(s) enabled, secondary controllers online", vfs.len());
+            println!(
+                "{bdf}: {} VF(s) enabled, secondary controllers online",
+                vfs.len()
+            );
             print_vfs(&vfs);
         }
         PfCmd::BindVfio { .. } => {
@@ -296,15 +304,25 @@ fn run_engine(
                     let boff = slot * max_bytes;
                     if job.write {
                         if let Some(p) = pattern {
-                            bufs[q].region.write(boff, &p[job.off..job.off + len]).map_err(failed)?;
+                            bufs[q]
+                                .region
+                                .write(boff, &p[job.off..job.off + len])
+                                .map_err(failed)?;
                         }
                     }
                     let op = if job.write {
-                        IoOp::Write { lba: job.lba, blocks: job.blocks }
+                        IoOp::Write {
+                            lba: job.lba,
+                            blocks: job.blocks,
+                        }
                     } else {
-                        IoOp::Read { lba: job.lba, blocks: job.blocks }
+                        IoOp::Read {
+                            lba: job.lba,
+                            blocks: job.blocks,
+                        }
                     };
-                    n.submit(q, op, &bufs[q], boff, slot as u64).map_err(failed)?;
+                    n.submit(q, op, &bufs[q], boff, slot as u64)
+                        .map_err(failed)?;
                     inflight[q][slot] = Some(job);
                     outstanding += 1;
                     pushed = true;
@@ -325,7 +343,17 @@ fn run_engine(
         for q in 0..queues {
             out.clear();
             got += n.poll(q, &mut out).map_err(failed)?;
-            finish(q, &mut out, &mut inflight, &mut free, &bufs, &mut readback, bs, max_bytes, &mut lat)?;
+            finish(
+                q,
+                &mut out,
+                &mut inflight,
+                &mut free,
+                &bufs,
+                &mut readback,
+                bs,
+                max_bytes,
+                &mut lat,
+            )?;
         }
         if got == 0 {
             for i in 0..queues {
@@ -333,7 +361,17 @@ fn run_engine(
                 if free[q].len() < qd {
                     out.clear();
                     got += n.wait(q, &mut out).map_err(failed)?;
-                    finish(q, &mut out, &mut inflight, &mut free, &bufs, &mut readback, bs, max_bytes, &mut lat)?;
+                    finish(
+                        q,
+                        &mut out,
+                        &mut inflight,
+                        &mut free,
+                        &bufs,
+                        &mut readback,
+                        bs,
+                        max_bytes,
+                        &mut lat,
+                    )?;
                     rr = q + 1;
                     break;
                 }
@@ -386,7 +424,10 @@ fn finish(
         if !job.write {
             if let Some(rb) = readback.as_deref_mut() {
                 let len = job.blocks as usize * bs;
-                bufs[q].region.read(slot * max_bytes, &mut rb[job.off..job.off + len]).map_err(failed)?;
+                bufs[q]
+                    .region
+                    .read(slot * max_bytes, &mut rb[job.off..job.off + len])
+                    .map_err(failed)?;
             }
         }
         lat.push(c.latency.as_nanos() as u64);
@@ -443,7 +484,10 @@ fn run_nvme(cmd: NvmeCmd) -> Result<(), CliError> {
             let n = open(&dev)?;
             let c = n.controller();
             let cap = n.cap();
-            println!("{}: NVMe controller {:04x}:{:04x} cntlid {}", dev.bdf, c.vid, c.ssvid, c.cntlid);
+            println!(
+                "{}: NVMe controller {:04x}:{:04x} cntlid {}",
+                dev.bdf, c.vid, c.ssvid, c.cntlid
+            );
             println!("  model    {}", c.model);
             println!("  serial   {}", c.serial);
             println!("  firmware {}", c.firmware);
@@ -459,7 +503,12 @@ fn run_nvme(cmd: NvmeCmd) -> Result<(), CliError> {
                 ((cap >> 24) & 0xff) * 500,
                 (cap >> 32) & 0xf
             );
-            println!("  MDTS {} (max transfer {} KiB), namespaces {}", c.mdts, n.max_transfer() / 1024, c.nn);
+            println!(
+                "  MDTS {} (max transfer {} KiB), namespaces {}",
+                c.mdts,
+                n.max_transfer() / 1024,
+                c.nn
+            );
             println!(
                 "  I/O queues {} x depth {}, interrupts: {}",
                 n.io_queue_count(),
@@ -490,9 +539,14 @@ fn run_nvme(cmd: NvmeCmd) -> Result<(), CliError> {
             let bs = n.namespace().map_err(failed)?.block_size as usize;
             let len = blocks as usize * bs;
             let mut data = Vec::new();
-            std::io::stdin().take(len as u64 + 1).read_to_end(&mut data).map_err(failed)?;
+            std::io::stdin()
+                .take(len as u64 + 1)
+                .read_to_end(&mut data)
+                .map_err(failed)?;
             if data.len() > len {
-                return Err(usage(format!("stdin has more than {blocks} blocks ({len} bytes)")));
+                return Err(usage(format!(
+                    "stdin has more than {blocks} blocks ({len} bytes)"
+                )));
             }
             data.resize(len, 0);
             n.write(0, lba, &data).map_err(driver_err)?;
@@ -543,8 +597,10 @@ fn run_nvme(cmd: NvmeCmd) -> Result<(), CliError> {
             let mut issued = 0u64;
             let bar = indicatif::ProgressBar::new(ios);
             bar.set_style(
-                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} IOs {per_sec} eta {eta}")
-                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                indicatif::ProgressStyle::with_template(
+                    "{bar:40} {pos}/{len} IOs {per_sec} eta {eta}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
             let cpu0 = cpu_time();
             let stats = run_engine(
@@ -598,7 +654,11 @@ fn run_nvme(cmd: NvmeCmd) -> Result<(), CliError> {
                 cpu.as_secs_f64(),
                 cpu.as_secs_f64() * 1e6 / stats.ios as f64,
                 100.0 * cpu.as_secs_f64() / secs,
-                if n.interrupt_vectors() > 0 { "MSI-X" } else { "polling" }
+                if n.interrupt_vectors() > 0 {
+                    "MSI-X"
+                } else {
+                    "polling"
+                }
             );
             Ok(())
         }
@@ -611,7 +671,10 @@ fn run_nvme(cmd: NvmeCmd) -> Result<(), CliError> {
             let bs = ns.block_size as usize;
             let total = mib * 1024 * 1024;
             if (total / bs) as u64 > ns.blocks {
-                return Err(usage(format!("--mib {mib}: namespace holds {} blocks", ns.blocks)));
+                return Err(usage(format!(
+                    "--mib {mib}: namespace holds {} blocks",
+                    ns.blocks
+                )));
             }
             let max = (128 * 1024).min(n.max_transfer());
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
@@ -636,7 +699,15 @@ fn run_nvme(cmd: NvmeCmd) -> Result<(), CliError> {
             let per = jobs.len().div_ceil(depths.len());
             for (i, chunk) in jobs.chunks(per).enumerate() {
                 let mut it = chunk.iter().copied();
-                run_engine(&mut n, depths[i], max, || it.next(), Some(&pattern), None, None)?;
+                run_engine(
+                    &mut n,
+                    depths[i],
+                    max,
+                    || it.next(),
+                    Some(&pattern),
+                    None,
+                    None,
+                )?;
             }
             // Read back in a different order with depths reversed.
             let mut back = vec![0u8; total];
@@ -644,10 +715,21 @@ fn run_nvme(cmd: NvmeCmd) -> Result<(), CliError> {
             rjobs.reverse();
             for (i, chunk) in rjobs.chunks(per).enumerate() {
                 let mut it = chunk.iter().copied();
-                run_engine(&mut n, depths[depths.len() - 1 - i], max, || it.next(), None, Some(&mut back), None)?;
+                run_engine(
+                    &mut n,
+                    depths[depths.len() - 1 - i],
+                    max,
+                    || it.next(),
+                    None,
+                    Some(&mut back),
+                    None,
+                )?;
             }
             if let Some(i) = (0..total).find(|&i| back[i] != pattern[i]) {
-                return Err(failed(format!("verify: mismatch at byte {i} (LBA {})", i / bs)));
+                return Err(failed(format!(
+                    "verify: mismatch at byte {i} (LBA {})",
+                    i / bs
+                )));
             }
             println!(
                 "verify {}: {} MiB in {} commands of 4..{} KiB, qd 1..32 over {} queue(s), {}: OK in {:.2} s",
@@ -688,7 +770,10 @@ fn run_nvme(cmd: NvmeCmd) -> Result<(), CliError> {
                 return Err(failed("I/O after the DMA fault read back wrong data"));
             }
             println!("bad-dma {}: PRP list at unmapped IOVA -> {list}", dev.bdf);
-            println!("bad-dma {}: data PRP at unmapped IOVA -> {data_outcome}", dev.bdf);
+            println!(
+                "bad-dma {}: data PRP at unmapped IOVA -> {data_outcome}",
+                dev.bdf
+            );
             println!("bad-dma {}: I/O afterwards OK", dev.bdf);
             if !list_ok {
                 return Err(failed("a PRP list at an unmapped IOVA did not fail"));

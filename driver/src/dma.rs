@@ -66,7 +66,7 @@ impl DmaRegion {
     }
 
     fn check(&self, off: usize, n: usize) -> Result<()> {
-        if off.checked_add(n).map_or(true, |e| e > self.len) {
+        if off.checked_add(n).is_none_or(|e| e > self.len) {
             return Err(Error::Bounds(format!(
                 "DMA access {off:#x}+{n:#x} in region of {:#x}",
                 self.len
@@ -82,7 +82,7 @@ impl DmaRegion {
         // 8-byte volatile loads where both sides allow it, bytes otherwise.
         while i < buf.len() {
             let src = off + i;
-            if src % 8 == 0 && buf.len() - i >= 8 {
+            if src.is_multiple_of(8) && buf.len() - i >= 8 {
                 // SAFETY: src+8 <= len (checked above), aligned; volatile
                 // load from the raw pointer, no reference formed.
                 let v = unsafe { std::ptr::read_volatile(self.ptr.add(src) as *const u64) };
@@ -103,7 +103,7 @@ impl DmaRegion {
         let mut i = 0;
         while i < data.len() {
             let dst = off + i;
-            if dst % 8 == 0 && data.len() - i >= 8 {
+            if dst.is_multiple_of(8) && data.len() - i >= 8 {
                 let mut w = [0u8; 8];
                 w.copy_from_slice(&data[i..i + 8]);
                 // SAFETY: dst+8 <= len (checked), aligned; volatile store.
@@ -132,7 +132,7 @@ impl DmaRegion {
 
     pub fn read32(&self, off: usize) -> Result<u32> {
         self.check(off, 4)?;
-        if off % 4 != 0 {
+        if !off.is_multiple_of(4) {
             return Err(Error::Bounds(format!("misaligned DMA read32 at {off:#x}")));
         }
         // SAFETY: in range and aligned (checked); volatile load.
@@ -143,7 +143,7 @@ impl DmaRegion {
 
     pub fn write32(&self, off: usize, v: u32) -> Result<()> {
         self.check(off, 4)?;
-        if off % 4 != 0 {
+        if !off.is_multiple_of(4) {
             return Err(Error::Bounds(format!("misaligned DMA write32 at {off:#x}")));
         }
         // SAFETY: in range and aligned (checked); volatile store.

@@ -192,7 +192,7 @@ impl Ctrl {
             return Some(segs);
         }
         if rest <= PAGE {
-            if prp2 % PAGE as u64 != 0 {
+            if !prp2.is_multiple_of(PAGE as u64) {
                 return None;
             }
             segs.push((prp2, rest));
@@ -521,7 +521,7 @@ impl Ctrl {
             o if o >= spec::DOORBELL_BASE => {
                 let idx = (o - spec::DOORBELL_BASE) / 4;
                 let qid = (idx / 2) as u16;
-                if idx % 2 == 0 && self.cc & spec::cc::EN != 0 {
+                if idx.is_multiple_of(2) && self.cc & spec::cc::EN != 0 {
                     self.process_sq(qid, v as u16);
                 }
             }
@@ -533,7 +533,7 @@ impl Ctrl {
 const BAR0_LEN: u64 = 0x2000;
 
 fn check(off: u64, w: u64) -> Result<()> {
-    if off % w != 0 || off + w > BAR0_LEN {
+    if !off.is_multiple_of(w) || off + w > BAR0_LEN {
         return Err(Error::Bounds(format!(
             "fake BAR0 {w}-byte access at {off:#x}"
         )));
@@ -606,7 +606,7 @@ impl PciFunction for FakeNvme {
 
     fn dma_map(&mut self, region: &Arc<DmaRegion>, iova: u64) -> Result<()> {
         let mut c = lock(&self.inner);
-        if iova % PAGE as u64 != 0 || c.translate(iova, 1).is_some() {
+        if !iova.is_multiple_of(PAGE as u64) || c.translate(iova, 1).is_some() {
             return Err(Error::Vfio(format!(
                 "bad or overlapping mapping at {iova:#x}"
             )));

@@ -39,7 +39,7 @@ impl Mmio {
     fn check(&self, offset: u64, width: usize) -> Result<usize> {
         let off = usize::try_from(offset)
             .map_err(|_| Error::Bounds(format!("mmio offset {offset:#x}")))?;
-        if off % width != 0 || off.checked_add(width).map_or(true, |end| end > self.len) {
+        if off % width != 0 || off.checked_add(width).is_none_or(|end| end > self.len) {
             return Err(Error::Bounds(format!(
                 "mmio {width}-byte access at {offset:#x} (window {:#x})",
                 self.len

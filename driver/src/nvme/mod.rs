@@ -522,7 +522,7 @@ impl<B: PciFunction> Nvme<B> {
                     }
                 }
                 _ => {
-                    if spins % 64 == 0 {
+                    if spins.is_multiple_of(64) {
                         self.csts()?;
                         std::thread::yield_now();
                     } else {
@@ -575,10 +575,7 @@ impl<B: PciFunction> Nvme<B> {
             if blocks == 0 || blocks > 65536 {
                 return Err(Error::Invalid(format!("{blocks} blocks per command")));
             }
-            if lba
-                .checked_add(blocks as u64)
-                .map_or(true, |e| e > ns.blocks)
-            {
+            if lba.checked_add(blocks as u64).is_none_or(|e| e > ns.blocks) {
                 return Err(Error::Invalid(format!(
                     "LBA range {lba}+{blocks} beyond namespace of {} blocks",
                     ns.blocks
@@ -596,7 +593,7 @@ impl<B: PciFunction> Nvme<B> {
                 qp.release_cid(cid);
                 return Err(Error::TooLarge { len, max });
             }
-            if off.checked_add(len).map_or(true, |e| e > buf.len()) {
+            if off.checked_add(len).is_none_or(|e| e > buf.len()) {
                 qp.release_cid(cid);
                 return Err(Error::Bounds(format!(
                     "{len} bytes at {off} in buffer of {}",
@@ -686,7 +683,7 @@ impl<B: PciFunction> Nvme<B> {
     /// from `lba`, split into commands of at most `max_transfer`.
     pub fn read(&mut self, q: usize, lba: u64, out: &mut [u8]) -> Result<()> {
         let bs = self.namespace()?.block_size as usize;
-        if out.len() % bs != 0 {
+        if !out.len().is_multiple_of(bs) {
             return Err(Error::Invalid(format!(
                 "length {} not a multiple of {bs}",
                 out.len()
@@ -718,7 +715,7 @@ impl<B: PciFunction> Nvme<B> {
     /// Synchronous write of `data` (a whole number of blocks) at `lba`.
     pub fn write(&mut self, q: usize, lba: u64, data: &[u8]) -> Result<()> {
         let bs = self.namespace()?.block_size as usize;
-        if data.len() % bs != 0 {
+        if !data.len().is_multiple_of(bs) {
             return Err(Error::Invalid(format!(
                 "length {} not a multiple of {bs}",
                 data.len()

@@ -29,7 +29,7 @@ pub fn build(iova: u64, len: usize, page: usize, max_list: usize) -> Result<Prps
     if len == 0 {
         return Err(Error::Invalid("zero-length transfer".into()));
     }
-    if iova % 4 != 0 {
+    if !iova.is_multiple_of(4) {
         return Err(Error::Invalid(format!("PRP1 {iova:#x} not dword aligned")));
     }
     let page = page as u64;
