@@ -284,3 +284,17 @@ fn shutdown_on_drop_and_mappings_released() {
     assert_eq!(h.csts() & (3 << 2), 2 << 2, "CSTS.SHST = complete");
     assert_eq!(h.mappings(), 0);
 }
+
+#[test]
+fn function_reset_rebuilds_queues_and_keeps_data() {
+    let (mut n, h) = bring_up(true);
+    let data = vec![0x5au8; 8192];
+    n.write(1, 40, &data).unwrap();
+    let maps = h.mappings();
+    n.function_reset().unwrap();
+    assert_eq!(h.resets(), 1);
+    assert_eq!(h.mappings(), maps, "old queue memory unmapped, new mapped");
+    let mut back = vec![0u8; 8192];
+    n.read(0, 40, &mut back).unwrap();
+    assert_eq!(back, data);
+}

@@ -65,13 +65,30 @@ check cli-bad-args-exit-2 sh -c "$N nvme perf $VF1 --size 3x; [ \$? = 2 ] && $N 
 check perf-4k-qd32-randread-$VF1 $N nvme perf $VF1 --qd 32 --size 4k --read-pct 100 --ios 20000
 check perf-128k-qd8-mixed-$VF1 $N nvme perf $VF1 --qd 8 --size 128k --read-pct 70 --ios 1000
 
-# Userspace driver vs Linux nvme driver (PF namespace), same guest,
-# 4 KiB reads at QD1 (busybox dd has no queue depth).
+check flr-reset-$VF2 $N nvme reset $VF2
+
+# Userspace driver vs Linux nvme driver (PF namespace /dev/nvme0n1), same
+# guest, 4 KiB reads. busybox dd has no queue depth, so Linux QD N is N
+# dd processes in parallel (O_DIRECT); nitrous QD N is one thread.
 IOS=${NITROUS_CMP_IOS:-16000}
-echo "COMPARE nitrous: $N nvme perf $VF1 --qd 1 --size 4k --read-pct 100 --ios $IOS --queues 1"
-$N nvme perf $VF1 --qd 1 --size 4k --read-pct 100 --ios $IOS --queues 1 2>&1 | sed 's/^/COMPARE nitrous: /'
-echo "COMPARE linux: time dd if=/dev/nvme0n1 of=/dev/null bs=4k count=$IOS iflag=direct"
-( time dd if=/dev/nvme0n1 of=/dev/null bs=4k count=$IOS iflag=direct ) 2>&1 | sed 's/^/COMPARE linux: /'
+cmp_nitrous() { # tag qd [extra args]
+  tag=$1; qd=$2; shift 2
+  echo "COMPARE $tag: cmd $N nvme perf $VF1 --qd $qd --size 4k --read-pct 100 --ios $IOS --queues 1 $*"
+  $N nvme perf $VF1 --qd $qd --size 4k --read-pct 100 --ios $IOS --queues 1 "$@" 2>&1 | sed "s/^/COMPARE $tag: /"
+}
+cmp_linux() { # tag jobs
+  tag=$1; jobs=$2; per=$((IOS / jobs))
+  echo "COMPARE $tag: cmd $jobs x dd if=/dev/nvme0n1 of=/dev/null bs=4k count=$per iflag=direct (parallel, disjoint ranges)"
+  ( time sh -c "i=0; while [ \$i -lt $jobs ]; do dd if=/dev/nvme0n1 of=/dev/null bs=4k count=$per skip=\$((i*per)) iflag=direct 2>/dev/null & i=\$((i+1)); done; wait" ) 2>&1 | sed "s/^/COMPARE $tag: /"
+}
+echo "COMPARE ios $IOS"
+for r in 1 2; do
+  cmp_nitrous r$r-nitrous-msix-qd1 1
+  cmp_nitrous r$r-nitrous-poll-qd1 1 --poll
+  cmp_linux r$r-linux-qd1 1
+  cmp_nitrous r$r-nitrous-msix-qd8 8
+  cmp_linux r$r-linux-qd8 8
+done
 
 check pf-disable-vfs $N pf disable-vfs $PF
 check pf-vfs-gone sh -c "[ \$(cat /sys/bus/pci/devices/$PF/sriov_numvfs) = 0 ]"

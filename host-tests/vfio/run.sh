@@ -78,7 +78,9 @@ timeout "$TIMEOUT" qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp 2 \
   </dev/null >"$LOG" 2>&1
 qrc=$?
 set -e
-tr -d '\r' < "$LOG" | grep -E '^(PASS|FAIL|COMPARE|PF )' || true
+tr -d '\r' < "$LOG" | grep -E '^(PASS|FAIL|PF )' || true
+tr -d '\r' < "$LOG" | grep -E '^COMPARE' > "$CACHE/compare.txt" || true
+python3 "$HERE/compare.py" "$CACHE/compare.txt" || true
 T1=$(date +%s)
 pass=$(tr -d '\r' < "$LOG" | grep -c '^PASS: ' || true)
 fail=$(tr -d '\r' < "$LOG" | grep -c '^FAIL: ' || true)

@@ -774,6 +774,16 @@ impl<B: PciFunction> Nvme<B> {
         self.init()
     }
 
+    /// Function-level reset through the backend (FLR on VFIO), then the
+    /// full bring-up. Namespace contents survive; queues are rebuilt.
+    pub fn function_reset(&mut self) -> Result<()> {
+        let _ = self.dev.irq_disable();
+        self.irq_vectors = 0;
+        self.dev.reset()?;
+        self.free_all();
+        self.init()
+    }
+
     /// Normal shutdown (CC.SHN=01b, wait CSTS.SHST=10b, §7.6.2).
     pub fn shutdown(&mut self) -> Result<()> {
         let c = self.reg32(spec::REG_CC)?;

@@ -1,0 +1,47 @@
+#!/usr/bin/env python3
+"""Summarise the guest's COMPARE lines: nitrous userspace driver (VF via
+VFIO) vs Linux's nvme driver (PF namespace, busybox dd O_DIRECT), as IOPS
+and CPU-time-per-IO, per round, plus ratios. Usage: compare.py compare.txt"""
+import re
+import sys
+from collections import defaultdict
+
+lines = open(sys.argv[1]).read().splitlines()
+ios = None
+runs = defaultdict(list)
+for l in lines:
+    m = re.match(r"COMPARE ios (\d+)", l)
+    if m:
+        ios = int(m.group(1))
+        continue
+    m = re.match(r"COMPARE (\S+): (.*)", l)
+    if m:
+        runs[m.group(1)].append(m.group(2))
+
+
+def secs(t):  # busybox time: "0m 1.59s"
+    m = re.match(r"(\d+)m\s*([\d.]+)s", t.strip())
+    return int(m.group(1)) * 60 + float(m.group(2)) if m else None
+
+
+res = {}
+for tag, out in runs.items():
+    text = "\n".join(out)
+    if "nitrous" in tag:
+        a = re.search(r"([\d.]+) IOPS", text)
+        c = re.search(r"\(([\d.]+) us per IO", text)
+        if a and c:
+            res[tag] = (float(a.group(1)), float(c.group(1)))
+    else:
+        t = {k: secs(v) for k, v in re.findall(r"^(real|user|sys)\s+(.*)$", text, re.M)}
+        if ios and all(t.get(k) is not None for k in ("real", "user", "sys")) and t["real"] > 0:
+            res[tag] = (ios / t["real"], (t["user"] + t["sys"]) * 1e6 / ios)
+
+for tag in sorted(res):
+    print(f"RESULT {tag}: {res[tag][0]:.0f} IOPS, {res[tag][1]:.1f} us CPU per IO")
+for r in sorted({t.split('-')[0] for t in res}):
+    for qd, mode in (("qd1", "msix"), ("qd1", "poll"), ("qd8", "msix")):
+        n = res.get(f"{r}-nitrous-{mode}-{qd}")
+        lx = res.get(f"{r}-linux-{qd}")
+        if n and lx:
+            print(f"RATIO {r} {qd} nitrous({mode})/linux: IOPS x{n[0] / lx[0]:.2f}, CPU per IO x{n[1] / lx[1]:.2f}")
