@@ -37,11 +37,24 @@ for tag, out in runs.items():
         if ios and all(t.get(k) is not None for k in ("real", "user", "sys")) and t["real"] > 0:
             res[tag] = (ios / t["real"], (t["user"] + t["sys"]) * 1e6 / ios)
 
-for tag in sorted(res):
-    print(f"RESULT {tag}: {res[tag][0]:.0f} IOPS, {res[tag][1]:.1f} us CPU per IO")
-for r in sorted({t.split('-')[0] for t in res}):
-    for qd, mode in (("qd1", "msix"), ("qd1", "poll"), ("qd8", "msix")):
-        n = res.get(f"{r}-nitrous-{mode}-{qd}")
-        lx = res.get(f"{r}-linux-{qd}")
-        if n and lx:
-            print(f"RATIO {r} {qd} nitrous({mode})/linux: IOPS x{n[0] / lx[0]:.2f}, CPU per IO x{n[1] / lx[1]:.2f}")
+# Rounds are interleaved; the host is shared and TCG timing is noisy, so
+# report the median over rounds per configuration and the ratio of medians.
+def median(v):
+    v = sorted(v)
+    return v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
+
+
+by_cfg = defaultdict(list)
+for tag, v in res.items():
+    by_cfg[tag.split("-", 1)[1]].append(v)
+med = {}
+for cfg in sorted(by_cfg):
+    vals = by_cfg[cfg]
+    med[cfg] = (median([x[0] for x in vals]), median([x[1] for x in vals]))
+    spread = ", ".join(f"{x[0]:.0f}" for x in vals)
+    print(f"RESULT {cfg}: median {med[cfg][0]:.0f} IOPS, {med[cfg][1]:.1f} us CPU per IO over {len(vals)} rounds (IOPS per round: {spread})")
+for qd, mode in (("qd1", "msix"), ("qd1", "poll"), ("qd8", "msix")):
+    n = med.get(f"nitrous-{mode}-{qd}")
+    lx = med.get(f"linux-{qd}")
+    if n and lx:
+        print(f"RATIO {qd} nitrous({mode})/linux: IOPS x{n[0] / lx[0]:.2f}, CPU per IO x{n[1] / lx[1]:.2f}")

@@ -70,7 +70,7 @@ check flr-reset-$VF2 $N nvme reset $VF2
 # Userspace driver vs Linux nvme driver (PF namespace /dev/nvme0n1), same
 # guest, 4 KiB reads. busybox dd has no queue depth, so Linux QD N is N
 # dd processes in parallel (O_DIRECT); nitrous QD N is one thread.
-IOS=${NITROUS_CMP_IOS:-16000}
+IOS=${NITROUS_CMP_IOS:-4000}
 cmp_nitrous() { # tag qd [extra args]
   tag=$1; qd=$2; shift 2
   echo "COMPARE $tag: cmd $N nvme perf $VF1 --qd $qd --size 4k --read-pct 100 --ios $IOS --queues 1 $*"
@@ -82,7 +82,7 @@ cmp_linux() { # tag jobs
   ( time sh -c "i=0; while [ \$i -lt $jobs ]; do dd if=/dev/nvme0n1 of=/dev/null bs=4k count=$per skip=\$((i*per)) iflag=direct 2>/dev/null & i=\$((i+1)); done; wait" ) 2>&1 | sed "s/^/COMPARE $tag: /"
 }
 echo "COMPARE ios $IOS"
-for r in 1 2; do
+for r in ${NITROUS_CMP_ROUNDS:-1 2 3 4 5}; do
   cmp_nitrous r$r-nitrous-msix-qd1 1
   cmp_nitrous r$r-nitrous-poll-qd1 1 --poll
   cmp_linux r$r-linux-qd1 1

@@ -299,15 +299,12 @@ impl<B: PciFunction> Nvme<B> {
 
         // Number of queues (§5.21.1.7): 0-based counts in both halves.
         let want = self.opts.io_queues.max(1) as u32;
-        let dw0 = self.admin_cmd(
-            {
-                let mut c = Sqe::new(admin::SET_FEATURES);
-                c.cdw10 = spec::FEAT_NUM_QUEUES;
-                c.cdw11 = (want - 1) | (want - 1) << 16;
-                c
-            },
-            None,
-        )?;
+        let dw0 = self.admin_cmd({
+            let mut c = Sqe::new(admin::SET_FEATURES);
+            c.cdw10 = spec::FEAT_NUM_QUEUES;
+            c.cdw11 = (want - 1) | (want - 1) << 16;
+            c
+        })?;
         let granted = ((dw0 & 0xffff) + 1).min((dw0 >> 16) + 1).min(want) as u16;
         let qsize = (self.opts.queue_size.max(2) as u32).min(mqes).min(4096) as u16;
         for qid in 1..=granted {
@@ -322,13 +319,13 @@ impl<B: PciFunction> Nvme<B> {
             c.prp1 = q.cq.iova;
             c.cdw10 = ((qsize as u32 - 1) << 16) | qid as u32;
             c.cdw11 = 1 | vector.map_or(0, |v| 2 | v << 16);
-            self.admin_cmd(c, None)?;
+            self.admin_cmd(c)?;
             // Create I/O SQ (§5.5): PC=1, CQID=qid.
             let mut c = Sqe::new(admin::CREATE_IO_SQ);
             c.prp1 = q.sq.iova;
             c.cdw10 = ((qsize as u32 - 1) << 16) | qid as u32;
             c.cdw11 = 1 | (qid as u32) << 16;
-            self.admin_cmd(c, None)?;
+            self.admin_cmd(c)?;
             q.vector = vector;
             self.io.push(q);
         }
@@ -429,13 +426,13 @@ impl<B: PciFunction> Nvme<B> {
         c.nsid = nsid;
         c.prp1 = buf.iova;
         c.cdw10 = cns | (cntid as u32) << 16;
-        self.admin_cmd(c, None)?;
+        self.admin_cmd(c)?;
         let n = PAGE.min(out.len());
         buf.region.read(0, &mut out[..n])
     }
 
     /// Issue one admin command and wait for it; returns completion dword 0.
-    pub fn admin_cmd(&mut self, cmd: Sqe, _data: Option<&DmaBuf>) -> Result<u32> {
+    pub fn admin_cmd(&mut self, cmd: Sqe) -> Result<u32> {
         let c = self.run_one(None, cmd)?;
         c.result.map_err(|status| Error::Command {
             qid: 0,
