@@ -138,6 +138,11 @@ impl FakeHandle {
     pub fn io_commands(&self) -> u64 {
         lock(&self.inner).io_commands
     }
+    /// Number of live I/O submission + completion queues.
+    pub fn io_queues(&self) -> usize {
+        let c = lock(&self.inner);
+        c.sqs.keys().filter(|&&q| q != 0).count() + c.cqs.keys().filter(|&&q| q != 0).count()
+    }
     /// Number of live IOVA mappings.
     pub fn mappings(&self) -> usize {
         lock(&self.inner).mem.len()

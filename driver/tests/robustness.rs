@@ -279,7 +279,9 @@ fn never_ready_is_a_bounded_error() {
 fn shutdown_on_drop_and_mappings_released() {
     let (n, h) = bring_up(true);
     assert!(h.mappings() > 0);
+    assert_eq!(h.io_queues(), 4);
     drop(n);
+    assert_eq!(h.io_queues(), 0, "I/O queues deleted before shutdown");
     assert_eq!(h.cc() & (3 << 14), 1 << 14, "CC.SHN = normal");
     assert_eq!(h.csts() & (3 << 2), 2 << 2, "CSTS.SHST = complete");
     assert_eq!(h.mappings(), 0);

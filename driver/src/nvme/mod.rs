@@ -782,10 +782,24 @@ impl<B: PciFunction> Nvme<B> {
     }
 
     /// Normal shutdown (CC.SHN=01b, wait CSTS.SHST=10b, §7.6.2).
+    /// I/O queues are deleted first (SQs, then CQs) when the admin queue is
+    /// healthy; failures there do not stop the shutdown.
     pub fn shutdown(&mut self) -> Result<()> {
         let c = self.reg32(spec::REG_CC)?;
         if c & cc::EN == 0 {
             return Ok(());
+        }
+        if self.admin.as_ref().is_some_and(|a| !a.is_broken()) && self.csts().is_ok() {
+            let qids: Vec<u16> = self.io.iter().map(|q| q.qid).collect();
+            for op in [admin::DELETE_IO_SQ, admin::DELETE_IO_CQ] {
+                for &qid in &qids {
+                    let mut d = Sqe::new(op);
+                    d.cdw10 = qid as u32;
+                    if self.admin_cmd(d).is_err() {
+                        break;
+                    }
+                }
+            }
         }
         self.set_reg32(spec::REG_CC, (c & !cc::SHN_MASK) | cc::SHN_NORMAL)?;
         let start = Instant::now();
