@@ -487,6 +487,24 @@ fn cpu_time() -> Duration {
     Duration::from_millis(ticks * 10)
 }
 
+/// Busy CPU time of the whole system (user+nice+system+irq+softirq+steal
+/// from the `cpu` line of /proc/stat, USER_HZ = 100 assumed): counts the
+/// interrupt and kernel work done on our behalf too.
+fn system_busy() -> Option<Duration> {
+    let s = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = s.lines().find(|l| l.starts_with("cpu "))?;
+    let f: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    let busy = [0usize, 1, 2, 5, 6, 7]
+        .iter()
+        .map(|&i| f.get(i).copied().unwrap_or(0))
+        .sum::<u64>();
+    Some(Duration::from_millis(busy * 10))
+}
+
 fn pct(sorted: &[u64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -620,6 +638,7 @@ fn run_nvme(cmd: NvmeCmd) -> Result<(), CliError> {
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
             let cpu0 = cpu_time();
+            let sys0 = system_busy();
             let stats = run_engine(
                 &mut n,
                 qd,
@@ -641,6 +660,7 @@ fn run_nvme(cmd: NvmeCmd) -> Result<(), CliError> {
                 Some(&bar),
             )?;
             let cpu = cpu_time() - cpu0;
+            let sys = system_busy().zip(sys0).map(|(b, a)| b.saturating_sub(a));
             bar.finish_and_clear();
             let mut l = stats.lat_ns;
             l.sort_unstable();
@@ -677,6 +697,13 @@ fn run_nvme(cmd: NvmeCmd) -> Result<(), CliError> {
                     "polling"
                 }
             );
+            if let Some(sys) = sys {
+                println!(
+                    "system cpu: {:.2} s busy ({:.2} us per IO)",
+                    sys.as_secs_f64(),
+                    sys.as_secs_f64() * 1e6 / stats.ios as f64
+                );
+            }
             Ok(())
         }
         NvmeCmd::Verify { dev, mib, seed } => {

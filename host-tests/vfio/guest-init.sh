@@ -71,16 +71,33 @@ check flr-reset-$VF2 $N nvme reset $VF2
 # guest, 4 KiB reads. busybox dd has no queue depth, so Linux QD N is N
 # dd processes in parallel (O_DIRECT); nitrous QD N is one thread.
 IOS=${NITROUS_CMP_IOS:-4000}
+# Whole-guest busy CPU time (user+nice+system+irq+softirq+steal, USER_HZ
+# ticks) around each run: the same yardstick for both drivers, including
+# interrupt and kernel work that per-process accounting misses.
+busy() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9}' /proc/stat; }
 cmp_nitrous() { # tag qd [extra args]
   tag=$1; qd=$2; shift 2
-  echo "COMPARE $tag: cmd $N nvme perf $VF1 --qd $qd --size 4k --read-pct 100 --ios $IOS --queues 1 $*"
-  $N nvme perf $VF1 --qd $qd --size 4k --read-pct 100 --ios $IOS --queues 1 "$@" 2>&1 | sed "s/^/COMPARE $tag: /"
+  echo "COMPARE $tag: cmd taskset 1 $N nvme perf $VF1 --qd $qd --size 4k --read-pct 100 --ios $IOS --queues 1 $*"
+  b0=$(busy)
+  taskset 1 $N nvme perf $VF1 --qd $qd --size 4k --read-pct 100 --ios $IOS --queues 1 "$@" >/tmp/cmp 2>&1
+  b1=$(busy)
+  sed "s/^/COMPARE $tag: /" /tmp/cmp
+  echo "COMPARE $tag: busy_ticks $((b1-b0))"
 }
 cmp_linux() { # tag jobs
   tag=$1; jobs=$2; per=$((IOS / jobs))
   echo "COMPARE $tag: cmd $jobs x dd if=/dev/nvme0n1 of=/dev/null bs=4k count=$per iflag=direct (parallel, disjoint ranges)"
-  ( time sh -c "i=0; while [ \$i -lt $jobs ]; do dd if=/dev/nvme0n1 of=/dev/null bs=4k count=$per skip=\$((i*per)) iflag=direct 2>/dev/null & i=\$((i+1)); done; wait" ) 2>&1 | sed "s/^/COMPARE $tag: /"
+  b0=$(busy)
+  ( time sh -c "i=0; while [ \$i -lt $jobs ]; do dd if=/dev/nvme0n1 of=/dev/null bs=4k count=$per skip=\$((i*per)) iflag=direct 2>/dev/null & i=\$((i+1)); done; wait" ) >/tmp/cmp 2>&1
+  b1=$(busy)
+  sed "s/^/COMPARE $tag: /" /tmp/cmp
+  echo "COMPARE $tag: busy_ticks $((b1-b0))"
 }
+# Keep the VF's MSI-X interrupts and the nitrous thread on one CPU (what
+# the kernel nvme driver gets from its per-CPU queues with managed IRQ
+# affinity); otherwise every completion needs a cross-CPU wakeup, which
+# under TCG often waits for the next 4 ms tick.
+echo 1 > /proc/irq/default_smp_affinity
 echo "COMPARE ios $IOS"
 for r in ${NITROUS_CMP_ROUNDS:-1 2 3 4 5}; do
   cmp_nitrous r$r-nitrous-msix-qd1 1
