@@ -48,6 +48,12 @@ pub trait PciFunction: Send {
     /// Returns whether it fired.
     fn irq_wait(&self, vector: u32, timeout: Duration) -> Result<bool>;
 
+    /// The file descriptor behind `vector` (an eventfd on VFIO), for callers
+    /// that multiplex interrupts with epoll. `None` if the backend has none.
+    fn irq_fd(&self, _vector: u32) -> Option<std::os::fd::RawFd> {
+        None
+    }
+
     /// Function-level reset (FLR or the backend's equivalent).
     fn reset(&mut self) -> Result<()>;
 

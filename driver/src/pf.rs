@@ -164,8 +164,6 @@ struct PassthruCmd {
 const _: () = assert!(std::mem::size_of::<PassthruCmd>() == 72);
 /// _IOWR('N', 0x41, struct nvme_admin_cmd)
 const NVME_IOCTL_ADMIN_CMD: u64 = 0xC048_4E41;
-/// _IO('N', 0x44)
-const NVME_IOCTL_RESET: u64 = 0x4E44;
 
 fn sysfs_write(p: &Path, v: &str) -> Result<()> {
     fs::write(p, v).map_err(|e| Error::io(format!("write {v:?} to {}", p.display()), e))
@@ -390,20 +388,11 @@ impl PfManager {
         ))
     }
 
+    /// Controller reset through the kernel driver (sysfs `reset_controller`),
+    /// then wait until the controller is `live` again.
     fn reset_controller(&self) -> Result<()> {
-        let f = fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&self.ctrl_path)
-            .map_err(|e| Error::io(format!("open {}", self.ctrl_path.display()), e))?;
-        // SAFETY: syscall with no argument memory.
-        let r = unsafe { libc::ioctl(f.as_raw_fd(), NVME_IOCTL_RESET as _) };
-        if r < 0 {
-            return Err(Error::last_os(format!(
-                "{} controller reset",
-                self.ctrl_name
-            )));
-        }
+        let class = Path::new("/sys/class/nvme").join(&self.ctrl_name);
+        sysfs_write(&class.join("reset_controller"), "1")?;
         let state = Path::new("/sys/class/nvme")
             .join(&self.ctrl_name)
             .join("state");

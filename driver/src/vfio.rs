@@ -542,6 +542,10 @@ impl PciFunction for VfioFunction {
         Ok(true)
     }
 
+    fn irq_fd(&self, vector: u32) -> Option<RawFd> {
+        self.eventfds.get(vector as usize).map(|f| f.as_raw_fd())
+    }
+
     fn reset(&mut self) -> Result<()> {
         if !self.can_reset() {
             return Err(Error::Unsupported(format!(
