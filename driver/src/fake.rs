@@ -26,6 +26,8 @@ pub struct Faults {
     pub unknown_cid_next_io: bool,
     /// Post the next I/O completion with the wrong phase tag.
     pub bad_phase_next_io: bool,
+    /// Complete the next I/O command naming another submission queue.
+    pub wrong_sqid_next_io: bool,
     /// Never set CSTS.RDY after CC.EN=1.
     pub never_ready: bool,
 }
@@ -227,6 +229,21 @@ impl Ctrl {
     }
 
     fn post(&mut self, sqid: u16, cqid: u16, cid: u16, dw0: u32, status: u16, flip_phase: bool) {
+        self.post_as(sqid, sqid, cqid, cid, dw0, status, flip_phase)
+    }
+
+    /// Post a completion for `sqid`'s command, reporting `report_sqid`.
+    #[allow(clippy::too_many_arguments)]
+    fn post_as(
+        &mut self,
+        sqid: u16,
+        report_sqid: u16,
+        cqid: u16,
+        cid: u16,
+        dw0: u32,
+        status: u16,
+        flip_phase: bool,
+    ) {
         let sqhd = self.sqs.get(&sqid).map_or(0, |s| s.head);
         let Some(cq) = self.cqs.get_mut(&cqid) else {
             return;
@@ -236,7 +253,7 @@ impl Ctrl {
             dw0,
             dw1: 0,
             sqhd,
-            sqid,
+            sqid: report_sqid,
             cid,
             status: status << 1 | phase as u16,
         };
@@ -306,7 +323,8 @@ impl Ctrl {
             } else {
                 cmd.cid
             };
-            self.post(qid, cqid, cid, 0, st, f.bad_phase_next_io);
+            let report = if f.wrong_sqid_next_io { qid + 7 } else { qid };
+            self.post_as(qid, report, cqid, cid, 0, st, f.bad_phase_next_io);
         }
     }
 

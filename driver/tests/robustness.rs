@@ -185,6 +185,18 @@ fn unknown_cid_completion_is_an_error_then_reset_recovers() {
 }
 
 #[test]
+fn completion_naming_another_sq_is_an_error_then_reset_recovers() {
+    let (mut n, h) = bring_up(true);
+    h.set_faults(Faults {
+        wrong_sqid_next_io: true,
+        ..Default::default()
+    });
+    let e = n.write(0, 0, &[1u8; 512]).unwrap_err();
+    assert!(matches!(e, Error::BadCompletion { qid: 1, .. }), "{e}");
+    expect_recover(&mut n, &h);
+}
+
+#[test]
 fn bad_phase_completion_is_an_error_then_reset_recovers() {
     let (mut n, h) = bring_up(false);
     h.set_faults(Faults {
