@@ -36,7 +36,9 @@ kpkg="$(cat "$CACHE/kernel.name")"
 fetch() { # fetch <pkg>: download + unpack into root/ once
   local p="$1"
   [ -f "$CACHE/debs/$p.done" ] && return 0
-  (cd "$CACHE/debs" && rm -f "${p}"_*.deb && apt-get download -qq "$p" >/dev/null)
+  local sandbox=()
+  [ "$(id -u)" = 0 ] && sandbox=(-o APT::Sandbox::User=root)
+  (cd "$CACHE/debs" && rm -f "${p}"_*.deb && apt-get download -qq "${sandbox[@]}" "$p" >/dev/null)
   dpkg-deb -x "$CACHE/debs/${p}"_*.deb "$CACHE/root"
   touch "$CACHE/debs/$p.done"
 }
