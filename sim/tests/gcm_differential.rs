@@ -68,7 +68,13 @@ fn differential(cfg: EngineConfig, seed: u64) {
         let outs = Stall::random(rng.gen(), [0, 10, 40][rng.gen_range(0..3)]);
         let (got, _) = eng
             .run(&msgs, ins, outs)
-            .unwrap_or_else(|e| panic!("{cfg:?} case {case}: {e}"));
+            .unwrap_or_else(|e| {
+                let shapes: Vec<String> = msgs
+                    .iter()
+                    .map(|m| format!("{}:{}A/{}D", if m.decrypt { "dec" } else { "enc" }, m.aad.len(), m.data.len()))
+                    .collect();
+                panic!("{cfg:?} case {case} [{}]: {e}", shapes.join(", "))
+            });
         assert_eq!(got.len(), msgs.len(), "{cfg:?} case {case}: result count");
         for (i, (g, (data, tag, ok))) in got.iter().zip(&want).enumerate() {
             let m = &msgs[i];
