@@ -583,7 +583,9 @@ mod tests {
         res: Vec<Res>,
         /// Clock numbers at which payload blocks entered.
         data_fires: Vec<usize>,
-        cycles: usize,
+        /// Clock numbers at which descriptors and tags were transferred.
+        msg_fires: Vec<usize>,
+        tag_fires: Vec<usize>,
     }
 
     /// Streams `msgs` through a fresh engine with random stalls on every
@@ -649,6 +651,8 @@ mod tests {
         let mut outs: Vec<u128> = vec![];
         let mut tags = vec![];
         let mut data_fires = vec![];
+        let mut msg_fires = vec![];
+        let mut tag_fires = vec![];
         let mut cycles = 0;
         let mut beat_owner = vec![];
         for (i, m) in msgs.iter().enumerate() {
@@ -681,6 +685,7 @@ mod tests {
             uut.tag_ready.next = !stall || rng.gen_bool(0.5);
             settle(&mut uut);
             if mv && uut.msg_ready.val() {
+                msg_fires.push(cycles);
                 next_msg += 1;
             }
             if iv_ok && uut.in_ready.val() {
@@ -693,6 +698,7 @@ mod tests {
                 outs.push(u128_of_bits(uut.out_data.val()));
             }
             if uut.tag_valid.val() && uut.tag_ready.val() {
+                tag_fires.push(cycles);
                 tags.push((u128_of_bits(uut.tag.val()).to_le_bytes(), uut.tag_ok.val()));
             }
             tick(&mut uut);
@@ -733,7 +739,8 @@ mod tests {
         Run {
             res,
             data_fires,
-            cycles,
+            msg_fires,
+            tag_fires,
         }
     }
 
@@ -1013,8 +1020,12 @@ mod tests {
             f[nblk - 1] - f[0] + 1
         );
         println!(
-            "full: {} clocks total for 40 B AAD + {nblk} blocks",
-            run.cycles
+            "full: descriptor at {}, first payload in at {}, last at {}, tag at {} \
+             (40 B AAD + {nblk} blocks)",
+            run.msg_fires[0],
+            f[0],
+            f[nblk - 1],
+            run.tag_fires[0]
         );
     }
 
@@ -1036,8 +1047,12 @@ mod tests {
         let f = &run.data_fires;
         let per = (f[nblk - 1] - f[0]) as f64 / (nblk - 1) as f64;
         println!(
-            "compact: {per:.2} clocks per payload block, {} clocks total",
-            run.cycles
+            "compact: {per:.2} clocks per payload block; descriptor at {}, first payload \
+             in at {}, last at {}, tag at {}",
+            run.msg_fires[0],
+            f[0],
+            f[nblk - 1],
+            run.tag_fires[0]
         );
         assert!(per <= 16.0, "compact below 1 B/cycle: {per} clocks/block");
     }
@@ -1057,7 +1072,15 @@ mod tests {
             tag: [0; 16],
         };
         for cfg in Config::ALL {
-            let r = run_gcm(cfg, Some([0; 32]), &key, &[m.clone()], &mut rng, false).res;
+            let r = run_gcm(
+                cfg,
+                Some([0; 32]),
+                &key,
+                std::slice::from_ref(&m),
+                &mut rng,
+                false,
+            )
+            .res;
             assert_eq!(r[0].data, tc.4, "{cfg}");
             assert_eq!(r[0].tag.to_vec(), tc.6, "{cfg}");
         }
