@@ -402,7 +402,10 @@ impl Logic for GcmEngine {
         if self.out_ready.val() {
             self.outv.d.next = false;
         }
-        if self.tag_ready.val() {
+        // The tag leaves only after the message's last payload beat has
+        // (docs/ENGINES.md): while a payload beat waits in the output
+        // register, the tag is held back.
+        if self.tag_ready.val() & !self.outv.q.val() {
             self.tagv.d.next = false;
         }
         match self.state.q.val() {
@@ -566,7 +569,7 @@ impl Logic for GcmEngine {
         }
         self.out_valid.next = self.outv.q.val();
         self.out_data.next = self.outd.q.val();
-        self.tag_valid.next = self.tagv.q.val();
+        self.tag_valid.next = self.tagv.q.val() & !self.outv.q.val();
         self.tag.next = self.tag_r.q.val();
         self.tag_ok.next = self.tag_ok_r.q.val();
         // ---- the AES core's inputs ----
