@@ -2,15 +2,20 @@
 //!
 //! State layout: byte *i* of the block (FIPS-197 `in[i]`, state `s[r,c]`
 //! with `i = r + 4c`) sits at bits `[8i+7:8i]`, so column *c* is the 32-bit
-//! lane `[32c+31:32c]` and row *r* is byte *r* of every lane. All steps are
-//! whole-word operations:
+//! lane `[32c+31:32c]` and row *r* is byte *r* of every lane. The round
+//! works on the four 32-bit columns; the 128-bit word is only split with
+//! `get_bits::<32>(32c)` and reassembled with shifts by 0/32/64/96
+//! (Verilator turns wide shifts by a non-multiple of 32 into a generic
+//! bit-insert loop, which dominated the simulation profile):
 //!
-//! * ShiftRows (§5.1.2): row *r* rotated right by `32r` bits (left for
-//!   InvShiftRows, §5.3.1) — masked 128-bit rotations.
-//! * SubBytes / InvSubBytes (§5.1.1 / §5.3.2): [`SubBytes`].
-//! * MixColumns (§5.1.3): `s'_r = xtime(s_r ^ s_(r+1)) ^ s_(r+1) ^ s_(r+2) ^
-//!   s_(r+3)`, with the column rotations done as masked lane shifts and
-//!   `xtime` on all 16 bytes at once.
+//! * ShiftRows (§5.1.2): new column *c* takes row *r* from old column
+//!   `(c + r) mod 4`; InvShiftRows (§5.3.1) from `(c - r) mod 4` — byte
+//!   masks across columns, no shifts.
+//! * SubBytes / InvSubBytes (§5.1.1 / §5.3.2): one [`SubBytes`]`<32>` per
+//!   column.
+//! * MixColumns (§5.1.3) per column ([`MixColumn`]): `s'_r = xtime(s_r ^
+//!   s_(r+1)) ^ s_(r+1) ^ s_(r+2) ^ s_(r+3)`, with the row rotations as
+//!   32-bit rotations and `xtime` on the four bytes at once.
 //! * InvMixColumns (§5.3.3) = MixColumns ∘ P with
 //!   `P(s)_r = s_r ^ xtime(xtime(s_r ^ s_(r+2)))` (the circulant
 //!   {05,00,04,00} — Daemen & Rijmen, "The Design of Rijndael", §4.1.3),
@@ -26,13 +31,100 @@
 use super::aes_sbox::SubBytes;
 use rust_hdl::prelude::*;
 
-/// `Bits<128>` with the 32-bit word `w` in every column lane.
-pub fn rep_word(w: u32) -> Bits<128> {
-    let mut acc = Bits::<128>::default();
-    for i in 0..4 {
-        acc = acc | (bits::<128>(w as u64) << (32 * i as u64));
+/// A 32-bit state column.
+type Bit32 = Bits<32>;
+
+/// (Inv)MixColumns of one 32-bit state column (FIPS-197 §5.1.3, §5.3.3),
+/// the column part of [`AesRound`].
+#[derive(LogicBlock)]
+pub struct MixColumn {
+    /// Column entering (Inv)MixColumns (row *r* = byte *r*).
+    pub a: Signal<In, Bit32>,
+    /// Apply P first (InvMixColumns = MixColumns ∘ P).
+    pub inverse: Signal<In, Bit>,
+    /// Final round: pass the column through unchanged.
+    pub last: Signal<In, Bit>,
+    /// Column leaving (Inv)MixColumns.
+    pub y: Signal<Out, Bit32>,
+    t: Signal<Local, Bit32>,
+    h1: Signal<Local, Bit32>,
+    t1: Signal<Local, Bit32>,
+    h2: Signal<Local, Bit32>,
+    t2: Signal<Local, Bit32>,
+    b: Signal<Local, Bit32>,
+    b1: Signal<Local, Bit32>,
+    b2: Signal<Local, Bit32>,
+    b3: Signal<Local, Bit32>,
+    u: Signal<Local, Bit32>,
+    h3: Signal<Local, Bit32>,
+    byte_lsb: Constant<Bit32>,
+    byte_hi7: Constant<Bit32>,
+}
+
+impl Default for MixColumn {
+    fn default() -> Self {
+        Self {
+            a: Signal::default(),
+            inverse: Signal::default(),
+            last: Signal::default(),
+            y: Signal::default(),
+            t: Signal::default(),
+            h1: Signal::default(),
+            t1: Signal::default(),
+            h2: Signal::default(),
+            t2: Signal::default(),
+            b: Signal::default(),
+            b1: Signal::default(),
+            b2: Signal::default(),
+            b3: Signal::default(),
+            u: Signal::default(),
+            h3: Signal::default(),
+            byte_lsb: Constant::new(bits::<32>(0x0101_0101)),
+            byte_hi7: Constant::new(bits::<32>(0xfefe_fefe)),
+        }
     }
-    acc
+}
+
+impl Logic for MixColumn {
+    #[hdl_gen]
+    fn update(&mut self) {
+        // P(a) = a ^ xtime(xtime(a ^ rot2(a))): InvMixColumns = MixColumns ∘ P.
+        // 32-bit shifts drop the bits that leave the column.
+        self.t.next = self.a.val() ^ (self.a.val() >> 16) ^ (self.a.val() << 16);
+        self.h1.next = (self.t.val() >> 7) & self.byte_lsb.val();
+        self.t1.next = ((self.t.val() << 1) & self.byte_hi7.val())
+            ^ self.h1.val()
+            ^ (self.h1.val() << 1)
+            ^ (self.h1.val() << 3)
+            ^ (self.h1.val() << 4);
+        self.h2.next = (self.t1.val() >> 7) & self.byte_lsb.val();
+        self.t2.next = ((self.t1.val() << 1) & self.byte_hi7.val())
+            ^ self.h2.val()
+            ^ (self.h2.val() << 1)
+            ^ (self.h2.val() << 3)
+            ^ (self.h2.val() << 4);
+        self.b.next = self.a.val();
+        if self.inverse.val() & !self.last.val() {
+            self.b.next = self.a.val() ^ self.t2.val();
+        }
+        // MixColumns (§5.1.3): b'_r = xtime(b_r ^ b_(r+1)) ^ b_(r+1) ^ b_(r+2) ^ b_(r+3).
+        self.b1.next = (self.b.val() >> 8) | (self.b.val() << 24);
+        self.b2.next = (self.b.val() >> 16) | (self.b.val() << 16);
+        self.b3.next = (self.b.val() >> 24) | (self.b.val() << 8);
+        self.u.next = self.b.val() ^ self.b1.val();
+        self.h3.next = (self.u.val() >> 7) & self.byte_lsb.val();
+        self.y.next = ((self.u.val() << 1) & self.byte_hi7.val())
+            ^ self.h3.val()
+            ^ (self.h3.val() << 1)
+            ^ (self.h3.val() << 3)
+            ^ (self.h3.val() << 4)
+            ^ self.b1.val()
+            ^ self.b2.val()
+            ^ self.b3.val();
+        if self.last.val() {
+            self.y.next = self.b.val();
+        }
+    }
 }
 
 /// Combinational AES round datapath (one encryption or decryption round).
@@ -48,34 +140,15 @@ pub struct AesRound {
     pub last: Signal<In, Bit>,
     /// State leaving the round.
     pub result: Signal<Out, Bits<128>>,
-    sr: Signal<Local, Bits<128>>,
-    a: Signal<Local, Bits<128>>,
-    t: Signal<Local, Bits<128>>,
-    h1: Signal<Local, Bits<128>>,
-    t1: Signal<Local, Bits<128>>,
-    h2: Signal<Local, Bits<128>>,
-    t2: Signal<Local, Bits<128>>,
-    b: Signal<Local, Bits<128>>,
-    b1: Signal<Local, Bits<128>>,
-    b2: Signal<Local, Bits<128>>,
-    b3: Signal<Local, Bits<128>>,
-    u: Signal<Local, Bits<128>>,
-    h3: Signal<Local, Bits<128>>,
     m: Signal<Local, Bits<128>>,
-    row0: Constant<Bits<128>>,
-    row1: Constant<Bits<128>>,
-    row2: Constant<Bits<128>>,
-    row3: Constant<Bits<128>>,
-    lane_lo8: Constant<Bits<128>>,
-    lane_lo16: Constant<Bits<128>>,
-    lane_lo24: Constant<Bits<128>>,
-    lane_hi8: Constant<Bits<128>>,
-    lane_hi16: Constant<Bits<128>>,
-    lane_hi24: Constant<Bits<128>>,
-    byte_lsb: Constant<Bits<128>>,
-    byte_hi7: Constant<Bits<128>>,
-    zero: Constant<Bits<128>>,
-    sub: SubBytes<128>,
+    row0: Constant<Bit32>,
+    row1: Constant<Bit32>,
+    row2: Constant<Bit32>,
+    row3: Constant<Bit32>,
+    zero: Constant<Bit32>,
+    zero128: Constant<Bits<128>>,
+    sub: [SubBytes<32>; 4],
+    mix: [MixColumn; 4],
 }
 
 impl Default for AesRound {
@@ -86,34 +159,15 @@ impl Default for AesRound {
             decrypt: Signal::default(),
             last: Signal::default(),
             result: Signal::default(),
-            sr: Signal::default(),
-            a: Signal::default(),
-            t: Signal::default(),
-            h1: Signal::default(),
-            t1: Signal::default(),
-            h2: Signal::default(),
-            t2: Signal::default(),
-            b: Signal::default(),
-            b1: Signal::default(),
-            b2: Signal::default(),
-            b3: Signal::default(),
-            u: Signal::default(),
-            h3: Signal::default(),
             m: Signal::default(),
-            row0: Constant::new(rep_word(0x0000_00ff)),
-            row1: Constant::new(rep_word(0x0000_ff00)),
-            row2: Constant::new(rep_word(0x00ff_0000)),
-            row3: Constant::new(rep_word(0xff00_0000)),
-            lane_lo8: Constant::new(rep_word(0x0000_00ff)),
-            lane_lo16: Constant::new(rep_word(0x0000_ffff)),
-            lane_lo24: Constant::new(rep_word(0x00ff_ffff)),
-            lane_hi8: Constant::new(rep_word(0xff00_0000)),
-            lane_hi16: Constant::new(rep_word(0xffff_0000)),
-            lane_hi24: Constant::new(rep_word(0xffff_ff00)),
-            byte_lsb: Constant::new(rep_word(0x0101_0101)),
-            byte_hi7: Constant::new(rep_word(0xfefe_fefe)),
+            row0: Constant::new(bits::<32>(0x0000_00ff)),
+            row1: Constant::new(bits::<32>(0x0000_ff00)),
+            row2: Constant::new(bits::<32>(0x00ff_0000)),
+            row3: Constant::new(bits::<32>(0xff00_0000)),
             zero: Constant::new(Bits::default()),
-            sub: SubBytes::default(),
+            zero128: Constant::new(Bits::default()),
+            sub: Default::default(),
+            mix: Default::default(),
         }
     }
 }
@@ -121,76 +175,62 @@ impl Default for AesRound {
 impl Logic for AesRound {
     #[hdl_gen]
     fn update(&mut self) {
-        // ShiftRows (§5.1.2): row r moves right by r columns = 32r bits.
-        self.sr.next = (self.state.val() & self.row0.val())
-            | ((self.state.val() & self.row1.val()) >> 32)
-            | ((self.state.val() & self.row1.val()) << 96)
-            | ((self.state.val() & self.row2.val()) >> 64)
-            | ((self.state.val() & self.row2.val()) << 64)
-            | ((self.state.val() & self.row3.val()) >> 96)
-            | ((self.state.val() & self.row3.val()) << 32);
+        // ShiftRows (§5.1.2): new column c, row r = old column (c + r) mod 4.
+        self.sub[0].x.next = (self.state.val().get_bits::<32>(0) & self.row0.val())
+            | (self.state.val().get_bits::<32>(32) & self.row1.val())
+            | (self.state.val().get_bits::<32>(64) & self.row2.val())
+            | (self.state.val().get_bits::<32>(96) & self.row3.val());
+        self.sub[1].x.next = (self.state.val().get_bits::<32>(32) & self.row0.val())
+            | (self.state.val().get_bits::<32>(64) & self.row1.val())
+            | (self.state.val().get_bits::<32>(96) & self.row2.val())
+            | (self.state.val().get_bits::<32>(0) & self.row3.val());
+        self.sub[2].x.next = (self.state.val().get_bits::<32>(64) & self.row0.val())
+            | (self.state.val().get_bits::<32>(96) & self.row1.val())
+            | (self.state.val().get_bits::<32>(0) & self.row2.val())
+            | (self.state.val().get_bits::<32>(32) & self.row3.val());
+        self.sub[3].x.next = (self.state.val().get_bits::<32>(96) & self.row0.val())
+            | (self.state.val().get_bits::<32>(0) & self.row1.val())
+            | (self.state.val().get_bits::<32>(32) & self.row2.val())
+            | (self.state.val().get_bits::<32>(64) & self.row3.val());
         if self.decrypt.val() {
-            // InvShiftRows (§5.3.1): row r moves left by r columns.
-            self.sr.next = (self.state.val() & self.row0.val())
-                | ((self.state.val() & self.row1.val()) << 32)
-                | ((self.state.val() & self.row1.val()) >> 96)
-                | ((self.state.val() & self.row2.val()) << 64)
-                | ((self.state.val() & self.row2.val()) >> 64)
-                | ((self.state.val() & self.row3.val()) << 96)
-                | ((self.state.val() & self.row3.val()) >> 32);
+            // InvShiftRows (§5.3.1): new column c, row r = old column (c - r) mod 4.
+            self.sub[0].x.next = (self.state.val().get_bits::<32>(0) & self.row0.val())
+                | (self.state.val().get_bits::<32>(96) & self.row1.val())
+                | (self.state.val().get_bits::<32>(64) & self.row2.val())
+                | (self.state.val().get_bits::<32>(32) & self.row3.val());
+            self.sub[1].x.next = (self.state.val().get_bits::<32>(32) & self.row0.val())
+                | (self.state.val().get_bits::<32>(0) & self.row1.val())
+                | (self.state.val().get_bits::<32>(96) & self.row2.val())
+                | (self.state.val().get_bits::<32>(64) & self.row3.val());
+            self.sub[2].x.next = (self.state.val().get_bits::<32>(64) & self.row0.val())
+                | (self.state.val().get_bits::<32>(32) & self.row1.val())
+                | (self.state.val().get_bits::<32>(0) & self.row2.val())
+                | (self.state.val().get_bits::<32>(96) & self.row3.val());
+            self.sub[3].x.next = (self.state.val().get_bits::<32>(96) & self.row0.val())
+                | (self.state.val().get_bits::<32>(64) & self.row1.val())
+                | (self.state.val().get_bits::<32>(32) & self.row2.val())
+                | (self.state.val().get_bits::<32>(0) & self.row3.val());
         }
-        // SubBytes / InvSubBytes (§5.1.1 / §5.3.2).
-        self.sub.x.next = self.sr.val();
-        self.sub.inverse.next = self.decrypt.val();
-        // InvCipher adds the round key before InvMixColumns (§5.3, Fig. 12).
-        self.a.next = self.sub.y.val();
-        if self.decrypt.val() {
-            self.a.next = self.sub.y.val() ^ self.round_key.val();
+        for i in 0..4 {
+            // SubBytes / InvSubBytes (§5.1.1 / §5.3.2).
+            self.sub[i].inverse.next = self.decrypt.val();
+            // InvCipher adds the round key before InvMixColumns (§5.3, Fig. 12).
+            self.mix[i].a.next = self.sub[i].y.val() ^ self.zero.val();
+            if self.decrypt.val() {
+                self.mix[i].a.next =
+                    self.sub[i].y.val() ^ self.round_key.val().get_bits::<32>(32 * i);
+            }
+            self.mix[i].inverse.next = self.decrypt.val();
+            self.mix[i].last.next = self.last.val();
         }
-        // P(a) = a ^ xtime(xtime(a ^ rot2(a))): InvMixColumns = MixColumns ∘ P.
-        self.t.next = self.a.val()
-            ^ ((self.a.val() >> 16) & self.lane_lo16.val())
-            ^ ((self.a.val() << 16) & self.lane_hi16.val());
-        self.h1.next = (self.t.val() >> 7) & self.byte_lsb.val();
-        self.t1.next = ((self.t.val() << 1) & self.byte_hi7.val())
-            ^ self.h1.val()
-            ^ (self.h1.val() << 1)
-            ^ (self.h1.val() << 3)
-            ^ (self.h1.val() << 4);
-        self.h2.next = (self.t1.val() >> 7) & self.byte_lsb.val();
-        self.t2.next = ((self.t1.val() << 1) & self.byte_hi7.val())
-            ^ self.h2.val()
-            ^ (self.h2.val() << 1)
-            ^ (self.h2.val() << 3)
-            ^ (self.h2.val() << 4);
-        self.b.next = self.a.val();
-        if self.decrypt.val() & !self.last.val() {
-            self.b.next = self.a.val() ^ self.t2.val();
-        }
-        // MixColumns (§5.1.3): b'_r = xtime(b_r ^ b_(r+1)) ^ b_(r+1) ^ b_(r+2) ^ b_(r+3).
-        self.b1.next = ((self.b.val() >> 8) & self.lane_lo24.val())
-            | ((self.b.val() << 24) & self.lane_hi8.val());
-        self.b2.next = ((self.b.val() >> 16) & self.lane_lo16.val())
-            | ((self.b.val() << 16) & self.lane_hi16.val());
-        self.b3.next = ((self.b.val() >> 24) & self.lane_lo8.val())
-            | ((self.b.val() << 8) & self.lane_hi24.val());
-        self.u.next = self.b.val() ^ self.b1.val();
-        self.h3.next = (self.u.val() >> 7) & self.byte_lsb.val();
-        self.m.next = ((self.u.val() << 1) & self.byte_hi7.val())
-            ^ self.h3.val()
-            ^ (self.h3.val() << 1)
-            ^ (self.h3.val() << 3)
-            ^ (self.h3.val() << 4)
-            ^ self.b1.val()
-            ^ self.b2.val()
-            ^ self.b3.val();
-        if self.last.val() {
-            self.m.next = self.b.val();
-        }
+        self.m.next = bit_cast::<128, 32>(self.mix[0].y.val())
+            | (bit_cast::<128, 32>(self.mix[1].y.val()) << 32)
+            | (bit_cast::<128, 32>(self.mix[2].y.val()) << 64)
+            | (bit_cast::<128, 32>(self.mix[3].y.val()) << 96);
         // Cipher adds the round key last (§5.1.4).
         self.result.next = self.m.val() ^ self.round_key.val();
         if self.decrypt.val() {
-            self.result.next = self.m.val() ^ self.zero.val();
+            self.result.next = self.m.val() ^ self.zero128.val();
         }
     }
 }

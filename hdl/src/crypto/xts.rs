@@ -97,7 +97,9 @@ pub struct XtsEngine {
     last_fire: Signal<Local, Bit>,
     take_next: Signal<Local, Bit>,
     t_alpha: Signal<Local, Bits<128>>,
-    c87: Constant<Bits<128>>,
+    t_alpha_lo: Signal<Local, Bits<64>>,
+    t_alpha_hi: Signal<Local, Bits<64>>,
+    c87: Constant<Bits<64>>,
     tag_last: Constant<Bits<DATA_TAG>>,
     tag_dec: Constant<Bits<TWEAK_TAG>>,
     cur_t: DFF<Bits<128>>,
@@ -147,6 +149,8 @@ impl XtsEngine {
             last_fire: Signal::default(),
             take_next: Signal::default(),
             t_alpha: Signal::default(),
+            t_alpha_lo: Signal::default(),
+            t_alpha_hi: Signal::default(),
             c87: Constant::new(0x87.into()),
             tag_last: Constant::new(bits::<DATA_TAG>(1) << 128),
             tag_dec: Constant::new(bits::<TWEAK_TAG>(1) << 9),
@@ -222,10 +226,16 @@ impl Logic for XtsEngine {
                 bit_cast::<DATA_TAG, 128>(self.cur_t.q.val()) | self.tag_last.val();
         }
         // T_(j+1) = T_j ⊗ α (§5.2), little-endian: shift left, fold 0x87.
-        self.t_alpha.next = self.cur_t.q.val() << 1;
+        // Done on 64-bit halves: Verilator simulates a 128-bit shift by 1
+        // with a slow generic bit-insert loop.
+        self.t_alpha_lo.next = self.cur_t.q.val().get_bits::<64>(0) << 1;
         if self.cur_t.q.val().get_bit(127) {
-            self.t_alpha.next = (self.cur_t.q.val() << 1) ^ self.c87.val();
+            self.t_alpha_lo.next = (self.cur_t.q.val().get_bits::<64>(0) << 1) ^ self.c87.val();
         }
+        self.t_alpha_hi.next = (self.cur_t.q.val().get_bits::<64>(64) << 1)
+            | (self.cur_t.q.val().get_bits::<64>(0) >> 63);
+        self.t_alpha.next = bit_cast::<128, 64>(self.t_alpha_lo.val())
+            | (bit_cast::<128, 64>(self.t_alpha_hi.val()) << 64);
         if self.in_fire.val() {
             self.cur_t.d.next = self.t_alpha.val();
             self.remaining.d.next = self.remaining.q.val() - 1;
