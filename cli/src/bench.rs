@@ -34,8 +34,10 @@ pub struct CryptoBench {
 }
 
 fn parse_bytes(s: &str) -> Result<usize, String> {
-    let v: usize = s.parse().map_err(|_| format!("'{s}' is not a byte count"))?;
-    if v < 64 * 1024 || v % 4096 != 0 {
+    let v: usize = s
+        .parse()
+        .map_err(|_| format!("'{s}' is not a byte count"))?;
+    if v < 64 * 1024 || !v.is_multiple_of(4096) {
         return Err(format!("{v} must be >= 65536 and a multiple of 4096"));
     }
     Ok(v)
@@ -90,7 +92,9 @@ fn bench_xts(cfg: EngineConfig, bytes: usize) -> Result<(RunStats, f64), CliErro
     eng.load_key(&key).map_err(fail)?;
     let c0 = eng.cycles();
     let t0 = Instant::now();
-    let (_, stats) = eng.run(&units, Stall::never(), Stall::never()).map_err(fail)?;
+    let (_, stats) = eng
+        .run(&units, Stall::never(), Stall::never())
+        .map_err(fail)?;
     let secs = t0.elapsed().as_secs_f64();
     Ok((stats, (eng.cycles() - c0) as f64 / secs))
 }
@@ -108,7 +112,9 @@ fn bench_gcm(cfg: EngineConfig, bytes: usize) -> Result<(RunStats, f64), CliErro
     eng.load_key(&key).map_err(fail)?;
     let c0 = eng.cycles();
     let t0 = Instant::now();
-    let (_, stats) = eng.run(&[msg], Stall::never(), Stall::never()).map_err(fail)?;
+    let (_, stats) = eng
+        .run(&[msg], Stall::never(), Stall::never())
+        .map_err(fail)?;
     let secs = t0.elapsed().as_secs_f64();
     Ok((stats, (eng.cycles() - c0) as f64 / secs))
 }
@@ -158,7 +164,11 @@ pub fn run(cmd: BenchCmd) -> Result<(), CliError> {
     for engine in ["xts", "gcm"] {
         let sw = software_mb_per_s(engine, a.bytes);
         for cfg in [EngineConfig::Full, EngineConfig::Compact] {
-            eprintln!("bench: {engine} {} ({} KiB) ...", cfg_name(cfg), a.bytes / 1024);
+            eprintln!(
+                "bench: {engine} {} ({} KiB) ...",
+                cfg_name(cfg),
+                a.bytes / 1024
+            );
             let (stats, speed) = match engine {
                 "xts" => bench_xts(cfg, a.bytes)?,
                 _ => bench_gcm(cfg, a.bytes)?,
@@ -184,7 +194,8 @@ pub fn run(cmd: BenchCmd) -> Result<(), CliError> {
     print_table(&rows);
     if let Some(p) = &a.json {
         let text = serde_json::to_string_pretty(&rows).map_err(fail)?;
-        std::fs::write(p, text + "\n").map_err(|e| CliError::Failed(format!("writing {}: {e}", p.display())))?;
+        std::fs::write(p, text + "\n")
+            .map_err(|e| CliError::Failed(format!("writing {}: {e}", p.display())))?;
         eprintln!("bench: wrote {}", p.display());
     }
     Ok(())
@@ -195,12 +206,12 @@ fn opt(v: Option<f64>, prec: usize) -> String {
 }
 
 pub fn print_table(rows: &[Row]) {
-    println!(
+    out!(
         "| engine | config | B/cycle | latency (cycles) | sim cycles/s | RustCrypto MB/s | Fmax MHz | HW MB/s at Fmax | HW/SW |"
     );
-    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+    out!("|---|---|---:|---:|---:|---:|---:|---:|---:|");
     for r in rows {
-        println!(
+        out!(
             "| {} | {} | {:.2} | {} | {:.0} | {:.0} | {} | {} | {} |",
             r.engine,
             r.config,

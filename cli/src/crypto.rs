@@ -109,9 +109,11 @@ fn read_stdin() -> Result<Vec<u8>, CliError> {
 fn write_stdout(parts: &[&[u8]]) -> Result<(), CliError> {
     let mut out = std::io::stdout().lock();
     for p in parts {
-        out.write_all(p).map_err(|e| CliError::Failed(format!("writing stdout: {e}")))?;
+        out.write_all(p)
+            .map_err(|e| CliError::Failed(format!("writing stdout: {e}")))?;
     }
-    out.flush().map_err(|e| CliError::Failed(format!("writing stdout: {e}")))
+    out.flush()
+        .map_err(|e| CliError::Failed(format!("writing stdout: {e}")))
 }
 
 fn run_xts(a: XtsArgs, decrypt: bool) -> Result<(), CliError> {
@@ -140,29 +142,50 @@ fn run_xts(a: XtsArgs, decrypt: bool) -> Result<(), CliError> {
         })
         .collect();
     let mut eng = AnyXts::new(a.config.into());
-    eng.load_key(&key).map_err(|e| CliError::Failed(e.to_string()))?;
+    eng.load_key(&key)
+        .map_err(|e| CliError::Failed(e.to_string()))?;
     let (out, _) = eng
         .run(&units, Stall::never(), Stall::never())
         .map_err(|e| CliError::Failed(e.to_string()))?;
     write_stdout(&[&out])
 }
 
-fn gcm_message(a: &GcmArgs, decrypt: bool, tag: [u8; 16]) -> Result<(EngineConfig, [u8; 32], Message), CliError> {
+fn gcm_message(
+    a: &GcmArgs,
+    decrypt: bool,
+    tag: [u8; 16],
+) -> Result<(EngineConfig, [u8; 32], Message), CliError> {
     let key = hex_exact::<32>("key", &a.key)?;
     let iv = hex_exact::<12>("iv", &a.iv)?;
     let aad = hex_any("aad", &a.aad)?;
     let data = read_stdin()?;
-    Ok((a.config.into(), key, Message { iv, aad, data, decrypt, tag }))
+    Ok((
+        a.config.into(),
+        key,
+        Message {
+            iv,
+            aad,
+            data,
+            decrypt,
+            tag,
+        },
+    ))
 }
 
-fn run_gcm(a: &GcmArgs, decrypt: bool, tag: [u8; 16]) -> Result<nitrous_sim::engines::gcm::Sealed, CliError> {
+fn run_gcm(
+    a: &GcmArgs,
+    decrypt: bool,
+    tag: [u8; 16],
+) -> Result<nitrous_sim::engines::gcm::Sealed, CliError> {
     let (cfg, key, msg) = gcm_message(a, decrypt, tag)?;
     let mut eng = AnyGcm::new(cfg);
-    eng.load_key(&key).map_err(|e| CliError::Failed(e.to_string()))?;
+    eng.load_key(&key)
+        .map_err(|e| CliError::Failed(e.to_string()))?;
     let (mut out, _) = eng
         .run(std::slice::from_ref(&msg), Stall::never(), Stall::never())
         .map_err(|e| CliError::Failed(e.to_string()))?;
-    out.pop().ok_or_else(|| CliError::Failed("engine returned no result".into()))
+    out.pop()
+        .ok_or_else(|| CliError::Failed("engine returned no result".into()))
 }
 
 pub fn run(cmd: CryptoCmd) -> Result<(), CliError> {
@@ -178,7 +201,9 @@ pub fn run(cmd: CryptoCmd) -> Result<(), CliError> {
             let r = run_gcm(&a.common, true, tag)?;
             if !r.tag_ok {
                 // SP 800-38D §7.2 step 10: return FAIL and no plaintext.
-                return Err(CliError::Failed("authentication failed: tag does not verify".into()));
+                return Err(CliError::Failed(
+                    "authentication failed: tag does not verify".into(),
+                ));
             }
             write_stdout(&[&r.data])
         }

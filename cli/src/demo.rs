@@ -47,9 +47,9 @@ pub fn run() -> Result<(), CliError> {
             .map_err(fail)?
     };
 
-    println!("nitrous demo: 4 KiB sample through the verilated engines\n");
-    println!("| engine | config | op | cycles | B/cycle | latency | check vs RustCrypto | wall |");
-    println!("|---|---|---|---:|---:|---:|---|---:|");
+    out!("nitrous demo: 4 KiB sample through the verilated engines\n");
+    out!("| engine | config | op | cycles | B/cycle | latency | check vs RustCrypto | wall |");
+    out!("|---|---|---|---:|---:|---:|---|---:|");
     for cfg in [EngineConfig::Full, EngineConfig::Compact] {
         let name = match cfg {
             EngineConfig::Full => "full",
@@ -63,13 +63,19 @@ pub fn run() -> Result<(), CliError> {
             let units: Vec<DataUnit> = input
                 .chunks(512)
                 .enumerate()
-                .map(|(i, c)| DataUnit { number: 7 + i as u128, decrypt, data: c.to_vec() })
+                .map(|(i, c)| DataUnit {
+                    number: 7 + i as u128,
+                    decrypt,
+                    data: c.to_vec(),
+                })
                 .collect();
             let t0 = Instant::now();
-            let (out, st) = xts.run(&units, Stall::never(), Stall::never()).map_err(fail)?;
+            let (out, st) = xts
+                .run(&units, Stall::never(), Stall::never())
+                .map_err(fail)?;
             let expect = if decrypt { &text } else { &golden_xts };
             let verdict = check(&out == expect, "XTS output differs from xts-mode")?;
-            println!(
+            out!(
                 "| XTS-AES-256 | {name} | {} | {} | {:.2} | {} | {verdict} | {:.0} ms |",
                 if decrypt { "decrypt" } else { "encrypt" },
                 st.last_out_cycle - st.first_in_cycle + 1,
@@ -82,10 +88,18 @@ pub fn run() -> Result<(), CliError> {
         let mut gcm = AnyGcm::new(cfg);
         gcm.load_key(&gcm_key).map_err(fail)?;
         let t0 = Instant::now();
-        let enc = Message { iv, aad: aad.clone(), data: text.clone(), decrypt: false, tag: [0; 16] };
-        let (sealed, st) = gcm.run(&[enc], Stall::never(), Stall::never()).map_err(fail)?;
+        let enc = Message {
+            iv,
+            aad: aad.clone(),
+            data: text.clone(),
+            decrypt: false,
+            tag: [0; 16],
+        };
+        let (sealed, st) = gcm
+            .run(&[enc], Stall::never(), Stall::never())
+            .map_err(fail)?;
         let ok = sealed[0].data == golden_gcm && sealed[0].tag[..] == golden_tag[..];
-        println!(
+        out!(
             "| AES-256-GCM | {name} | encrypt | {} | {:.2} | {} | {} | {:.0} ms |",
             st.last_out_cycle - st.first_in_cycle + 1,
             st.sustained_bytes_per_cycle(),
@@ -95,20 +109,35 @@ pub fn run() -> Result<(), CliError> {
         );
         let mut bad_tag = sealed[0].tag;
         bad_tag[0] ^= 1;
-        let dec = |tag| Message { iv, aad: aad.clone(), data: golden_gcm.clone(), decrypt: true, tag };
+        let dec = |tag| Message {
+            iv,
+            aad: aad.clone(),
+            data: golden_gcm.clone(),
+            decrypt: true,
+            tag,
+        };
         let (opened, _) = gcm
-            .run(&[dec(sealed[0].tag), dec(bad_tag)], Stall::never(), Stall::never())
+            .run(
+                &[dec(sealed[0].tag), dec(bad_tag)],
+                Stall::never(),
+                Stall::never(),
+            )
             .map_err(fail)?;
         let ok = opened[0].tag_ok && opened[0].data == text && !opened[1].tag_ok;
-        println!(
+        out!(
             "| AES-256-GCM | {name} | decrypt + tamper | | | | {} | |",
-            check(ok, "GCM decrypt did not verify, or a flipped tag bit was accepted")?
+            check(
+                ok,
+                "GCM decrypt did not verify, or a flipped tag bit was accepted"
+            )?
         );
     }
     let first = String::from_utf8_lossy(&text[..64]);
-    println!("\nplaintext  : {first}...");
-    println!("XTS cipher : {}...", hex::encode(&golden_xts[..32]));
-    println!("GCM tag    : {}", hex::encode(golden_tag));
-    println!("\nAll engine outputs match RustCrypto (xts-mode, aes-gcm); a flipped tag bit is rejected.");
+    out!("\nplaintext  : {first}...");
+    out!("XTS cipher : {}...", hex::encode(&golden_xts[..32]));
+    out!("GCM tag    : {}", hex::encode(golden_tag));
+    out!(
+        "\nAll engine outputs match RustCrypto (xts-mode, aes-gcm); a flipped tag bit is rejected."
+    );
     Ok(())
 }

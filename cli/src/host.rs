@@ -187,11 +187,11 @@ pub fn run(cmd: HostCmd) -> Result<(), CliError> {
         HostCmd::Vfio { cmd: VfioCmd::List } => {
             let v = pf::vfio_bound();
             if v.is_empty() {
-                println!("no functions bound to vfio-pci");
+                out!("no functions bound to vfio-pci");
             }
             for (bdf, group, id) in v {
                 let g = group.map_or("-".to_string(), |g| g.to_string());
-                println!("{bdf}  id {id}  iommu_group {g}  /dev/vfio/{g}");
+                out!("{bdf}  id {id}  iommu_group {g}  /dev/vfio/{g}");
             }
             Ok(())
         }
@@ -202,7 +202,7 @@ pub fn run(cmd: HostCmd) -> Result<(), CliError> {
 
 fn print_vfs(vfs: &[pf::VfInfo]) {
     for v in vfs {
-        println!(
+        out!(
             "VF{} {} cntlid {} iommu_group {} driver {}  vmm: {}",
             v.vf,
             v.bdf,
@@ -232,7 +232,7 @@ fn run_pf(cmd: PfCmd) -> Result<(), CliError> {
                 )));
             }
             let vfs = m.enable_vfs(count).map_err(failed)?;
-            println!(
+            out!(
                 "{bdf}: {} VF(s) enabled, secondary controllers online",
                 vfs.len()
             );
@@ -244,7 +244,7 @@ fn run_pf(cmd: PfCmd) -> Result<(), CliError> {
         }
         PfCmd::DisableVfs { .. } => {
             m.disable_vfs().map_err(failed)?;
-            println!("{bdf}: VFs disabled");
+            out!("{bdf}: VFs disabled");
         }
     }
     Ok(())
@@ -519,32 +519,35 @@ fn run_nvme(cmd: NvmeCmd) -> Result<(), CliError> {
             let n = open(&dev)?;
             let c = n.controller();
             let cap = n.cap();
-            println!(
+            out!(
                 "{}: NVMe controller {:04x}:{:04x} cntlid {}",
-                dev.bdf, c.vid, c.ssvid, c.cntlid
+                dev.bdf,
+                c.vid,
+                c.ssvid,
+                c.cntlid
             );
-            println!("  model    {}", c.model);
-            println!("  serial   {}", c.serial);
-            println!("  firmware {}", c.firmware);
-            println!(
+            out!("  model    {}", c.model);
+            out!("  serial   {}", c.serial);
+            out!("  firmware {}", c.firmware);
+            out!(
                 "  version  {}.{}.{}",
                 c.version >> 16,
                 (c.version >> 8) & 0xff,
                 c.version & 0xff
             );
-            println!(
+            out!(
                 "  CAP {cap:#018x}: MQES {} TO {} ms DSTRD {}",
                 (cap & 0xffff) + 1,
                 ((cap >> 24) & 0xff) * 500,
                 (cap >> 32) & 0xf
             );
-            println!(
+            out!(
                 "  MDTS {} (max transfer {} KiB), namespaces {}",
                 c.mdts,
                 n.max_transfer() / 1024,
                 c.nn
             );
-            println!(
+            out!(
                 "  I/O queues {} x depth {}, interrupts: {}",
                 n.io_queue_count(),
                 n.io_queue_depth(),
@@ -554,9 +557,9 @@ fn run_nvme(cmd: NvmeCmd) -> Result<(), CliError> {
                     "polling".into()
                 }
             );
-            println!("  active namespaces {:?}", n.active_namespaces());
+            out!("  active namespaces {:?}", n.active_namespaces());
             if let Ok(ns) = n.namespace() {
-                println!(
+                out!(
                     "  ns {}: {} blocks x {} B = {} MiB",
                     ns.nsid,
                     ns.blocks,
@@ -666,7 +669,7 @@ fn run_nvme(cmd: NvmeCmd) -> Result<(), CliError> {
             l.sort_unstable();
             let secs = stats.wall.as_secs_f64();
             let iops = stats.ios as f64 / secs;
-            println!(
+            out!(
                 "perf {}: {} B, {} queue(s) x qd {}, {}% read, {} IOs in {:.3} s: {:.0} IOPS, {:.1} MiB/s",
                 dev.bdf,
                 size,
@@ -678,7 +681,7 @@ fn run_nvme(cmd: NvmeCmd) -> Result<(), CliError> {
                 iops,
                 iops * size as f64 / (1024.0 * 1024.0)
             );
-            println!(
+            out!(
                 "latency us: p50 {:.1} p90 {:.1} p99 {:.1} p99.9 {:.1} max {:.1}",
                 pct(&l, 50.0),
                 pct(&l, 90.0),
@@ -686,7 +689,7 @@ fn run_nvme(cmd: NvmeCmd) -> Result<(), CliError> {
                 pct(&l, 99.9),
                 pct(&l, 100.0)
             );
-            println!(
+            out!(
                 "cpu: {:.3} s ({:.2} us per IO, {:.0}% of one core), {}",
                 cpu.as_secs_f64(),
                 cpu.as_secs_f64() * 1e6 / stats.ios as f64,
@@ -698,7 +701,7 @@ fn run_nvme(cmd: NvmeCmd) -> Result<(), CliError> {
                 }
             );
             if let Some(sys) = sys {
-                println!(
+                out!(
                     "system cpu: {:.2} s busy ({:.2} us per IO)",
                     sys.as_secs_f64(),
                     sys.as_secs_f64() * 1e6 / stats.ios as f64
@@ -775,7 +778,7 @@ fn run_nvme(cmd: NvmeCmd) -> Result<(), CliError> {
                     i / bs
                 )));
             }
-            println!(
+            out!(
                 "verify {}: {} MiB in {} commands of 4..{} KiB, qd 1..32 over {} queue(s), {}: OK in {:.2} s",
                 dev.bdf,
                 mib,
@@ -802,7 +805,7 @@ fn run_nvme(cmd: NvmeCmd) -> Result<(), CliError> {
             if back != data {
                 return Err(failed("data changed across the function reset"));
             }
-            println!(
+            out!(
                 "reset {}: FLR + bring-up in {:.1} ms, {} I/O queues, data intact",
                 dev.bdf,
                 took.as_secs_f64() * 1e3,
@@ -836,12 +839,12 @@ fn run_nvme(cmd: NvmeCmd) -> Result<(), CliError> {
             if back != data {
                 return Err(failed("I/O after the DMA fault read back wrong data"));
             }
-            println!("bad-dma {}: PRP list at unmapped IOVA -> {list}", dev.bdf);
-            println!(
+            out!("bad-dma {}: PRP list at unmapped IOVA -> {list}", dev.bdf);
+            out!(
                 "bad-dma {}: data PRP at unmapped IOVA -> {data_outcome}",
                 dev.bdf
             );
-            println!("bad-dma {}: I/O afterwards OK", dev.bdf);
+            out!("bad-dma {}: I/O afterwards OK", dev.bdf);
             if !list_ok {
                 return Err(failed("a PRP list at an unmapped IOVA did not fail"));
             }

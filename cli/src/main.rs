@@ -5,6 +5,17 @@
 
 use clap::{Parser, Subcommand};
 
+/// `println!` that ends the process quietly when stdout is closed (e.g.
+/// `nitrous demo | head`) instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout(), $($arg)*).is_err() {
+            std::process::exit(1);
+        }
+    }};
+}
+
 #[cfg(feature = "sim")]
 mod bench;
 #[cfg(feature = "sim")]
@@ -14,7 +25,11 @@ mod demo;
 mod host;
 
 #[derive(Parser)]
-#[command(name = "nitrous", version, about = "nitrous I/O offload card: simulator, drivers, tools")]
+#[command(
+    name = "nitrous",
+    version,
+    about = "nitrous I/O offload card: simulator, drivers, tools"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -58,7 +73,13 @@ fn main() {
                 | ErrorKind::DisplayVersion
                 | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
                     let _ = e.print();
-                    std::process::exit(if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand { 2 } else { 0 });
+                    std::process::exit(
+                        if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                            2
+                        } else {
+                            0
+                        },
+                    );
                 }
                 _ => {
                     // One line: clap's first line ("error: ...").

@@ -35,7 +35,9 @@ impl FromStr for Config {
         match s {
             "full" => Ok(Config::Full),
             "compact" => Ok(Config::Compact),
-            other => Err(format!("unknown config '{other}' (expected full or compact)")),
+            other => Err(format!(
+                "unknown config '{other}' (expected full or compact)"
+            )),
         }
     }
 }

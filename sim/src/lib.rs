@@ -31,7 +31,12 @@
 //! # }
 //! ```
 
-#[cfg(all(nsim_top_xts_full, nsim_top_xts_compact, nsim_top_gcm_full, nsim_top_gcm_compact))]
+#[cfg(all(
+    nsim_top_xts_full,
+    nsim_top_xts_compact,
+    nsim_top_gcm_full,
+    nsim_top_gcm_compact
+))]
 pub mod engines;
 mod error;
 #[doc(hidden)]

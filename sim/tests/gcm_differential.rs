@@ -37,7 +37,8 @@ fn differential(cfg: EngineConfig, seed: u64) {
         if case % 4 == 0 {
             rng.fill(&mut key[..]);
             golden = aes_gcm::Aes256Gcm::new(&key.into());
-            eng.load_key(&key).unwrap_or_else(|e| panic!("case {case}: {e}"));
+            eng.load_key(&key)
+                .unwrap_or_else(|e| panic!("case {case}: {e}"));
         }
         // 1..3 messages back to back.
         let n = rng.gen_range(1..=3);
@@ -48,10 +49,18 @@ fn differential(cfg: EngineConfig, seed: u64) {
             let aad: Vec<u8> = (0..len(&mut rng, 80)).map(|_| rng.gen()).collect();
             let pt: Vec<u8> = (0..len(&mut rng, 700)).map(|_| rng.gen()).collect();
             let mut ct = pt.clone();
-            let tag = golden.encrypt_in_place_detached(&iv.into(), &aad, &mut ct).unwrap();
+            let tag = golden
+                .encrypt_in_place_detached(&iv.into(), &aad, &mut ct)
+                .unwrap();
             let tag: [u8; 16] = tag.into();
             if rng.gen_bool(0.5) {
-                msgs.push(Message { iv, aad, data: pt, decrypt: false, tag: [0; 16] });
+                msgs.push(Message {
+                    iv,
+                    aad,
+                    data: pt,
+                    decrypt: false,
+                    tag: [0; 16],
+                });
                 want.push((ct, tag, true));
             } else {
                 // Decrypt with the right tag, or with one flipped bit.
@@ -60,21 +69,32 @@ fn differential(cfg: EngineConfig, seed: u64) {
                 if tamper {
                     given[rng.gen_range(0..16)] ^= 1 << rng.gen_range(0..8);
                 }
-                msgs.push(Message { iv, aad, data: ct, decrypt: true, tag: given });
+                msgs.push(Message {
+                    iv,
+                    aad,
+                    data: ct,
+                    decrypt: true,
+                    tag: given,
+                });
                 want.push((pt, tag, !tamper));
             }
         }
         let ins = Stall::random(rng.gen(), [0, 0, 10, 40][rng.gen_range(0..4)]);
         let outs = Stall::random(rng.gen(), [0, 10, 40][rng.gen_range(0..3)]);
-        let (got, _) = eng
-            .run(&msgs, ins, outs)
-            .unwrap_or_else(|e| {
-                let shapes: Vec<String> = msgs
-                    .iter()
-                    .map(|m| format!("{}:{}A/{}D", if m.decrypt { "dec" } else { "enc" }, m.aad.len(), m.data.len()))
-                    .collect();
-                panic!("{cfg:?} case {case} [{}]: {e}", shapes.join(", "))
-            });
+        let (got, _) = eng.run(&msgs, ins, outs).unwrap_or_else(|e| {
+            let shapes: Vec<String> = msgs
+                .iter()
+                .map(|m| {
+                    format!(
+                        "{}:{}A/{}D",
+                        if m.decrypt { "dec" } else { "enc" },
+                        m.aad.len(),
+                        m.data.len()
+                    )
+                })
+                .collect();
+            panic!("{cfg:?} case {case} [{}]: {e}", shapes.join(", "))
+        });
         assert_eq!(got.len(), msgs.len(), "{cfg:?} case {case}: result count");
         for (i, (g, (data, tag, ok))) in got.iter().zip(&want).enumerate() {
             let m = &msgs[i];
@@ -107,7 +127,13 @@ fn gcm_compact_matches_aes_gcm_on_random_cases() {
 fn gcm_full_streams_one_block_per_clock() {
     let mut eng = AnyGcm::new(EngineConfig::Full);
     eng.load_key(&[9; 32]).unwrap();
-    let msg = Message { iv: [1; 12], aad: vec![2; 32], data: vec![3; 8192], decrypt: false, tag: [0; 16] };
+    let msg = Message {
+        iv: [1; 12],
+        aad: vec![2; 32],
+        data: vec![3; 8192],
+        decrypt: false,
+        tag: [0; 16],
+    };
     let (_, st) = eng.run(&[msg], Stall::never(), Stall::never()).unwrap();
     // RunStats covers payload beats only (the tag is not a payload beat).
     let payload_beats = 8192 / 16;

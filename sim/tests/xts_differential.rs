@@ -67,7 +67,8 @@ fn differential(cfg: EngineConfig, seed: u64) {
         // A new key every few cases exercises key reload between runs.
         if case % 4 == 0 {
             rng.fill(&mut key[..]);
-            eng.load_key(&key).unwrap_or_else(|e| panic!("case {case}: {e}"));
+            eng.load_key(&key)
+                .unwrap_or_else(|e| panic!("case {case}: {e}"));
         }
         let units = random_units(&mut rng);
         let stall_pct = [0, 0, 10, 30, 60][rng.gen_range(0..5)];
@@ -110,13 +111,18 @@ fn xts_back_to_back_mixed_units() {
             .map(|i| DataUnit {
                 number: 5000 + 3 * i as u128,
                 decrypt: i % 3 == 1,
-                data: (0..if i % 5 == 4 { 4096 } else { 512 }).map(|_| rng.gen()).collect(),
+                data: (0..if i % 5 == 4 { 4096 } else { 512 })
+                    .map(|_| rng.gen())
+                    .collect(),
             })
             .collect();
         let mut eng = AnyXts::new(cfg);
         eng.load_key(&key).unwrap();
         let (got, _) = eng.run(&units, Stall::never(), Stall::never()).unwrap();
-        assert!(got == golden(&key, &units), "{cfg:?}: mixed back-to-back units differ");
+        assert!(
+            got == golden(&key, &units),
+            "{cfg:?}: mixed back-to-back units differ"
+        );
     }
 }
 
@@ -127,7 +133,11 @@ fn xts_back_to_back_mixed_units() {
 fn xts_full_streams_one_block_per_clock() {
     let key = [0x11u8; 64];
     let units: Vec<DataUnit> = (0..16)
-        .map(|i| DataUnit { number: i, decrypt: false, data: vec![i as u8; 512] })
+        .map(|i| DataUnit {
+            number: i,
+            decrypt: false,
+            data: vec![i as u8; 512],
+        })
         .collect();
     let mut eng = AnyXts::new(EngineConfig::Full);
     eng.load_key(&key).unwrap();
@@ -144,6 +154,10 @@ fn xts_full_streams_one_block_per_clock() {
 fn xts_rejects_partial_blocks() {
     let mut eng = AnyXts::new(EngineConfig::Full);
     eng.load_key(&[0; 64]).unwrap();
-    let bad = DataUnit { number: 0, decrypt: false, data: vec![0; 500] };
+    let bad = DataUnit {
+        number: 0,
+        decrypt: false,
+        data: vec![0; 500],
+    };
     assert!(eng.run(&[bad], Stall::never(), Stall::never()).is_err());
 }

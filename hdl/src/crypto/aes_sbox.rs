@@ -179,7 +179,11 @@ impl<const N: usize> Logic for SubBytes<N> {
             if by == 0 {
                 wide
             } else {
-                E::Paren(Box::new(E::Binary(Box::new(wide), VerilogOp::Shl, Box::new(lit(by)))))
+                E::Paren(Box::new(E::Binary(
+                    Box::new(wide),
+                    VerilogOp::Shl,
+                    Box::new(lit(by)),
+                )))
             }
         };
         let or_all = |terms: Vec<E>| {
@@ -219,7 +223,11 @@ impl<const N: usize> Logic for SubBytes<N> {
             then: columns("inv"),
             otherwise: Else::Block(columns("fwd")),
         }));
-        let y = or_all((0..cols).map(|j| shl(sig(&format!("col{j}")), 32 * j, N)).collect());
+        let y = or_all(
+            (0..cols)
+                .map(|j| shl(sig(&format!("col{j}")), 32 * j, N))
+                .collect(),
+        );
         block.push(S::Assignment(sig("y"), y));
         Verilog::Combinatorial(block)
     }

@@ -13,7 +13,15 @@ pub trait GcmPorts {
     fn set_key_load(&mut self, v: bool);
     fn key_ready(&self) -> bool;
     #[allow(clippy::too_many_arguments)]
-    fn set_msg(&mut self, valid: bool, iv: &[u8; 12], aad_len: u32, data_len: u32, decrypt: bool, tag: u128);
+    fn set_msg(
+        &mut self,
+        valid: bool,
+        iv: &[u8; 12],
+        aad_len: u32,
+        data_len: u32,
+        decrypt: bool,
+        tag: u128,
+    );
     fn msg_ready(&self) -> bool;
     fn set_in(&mut self, valid: bool, data: u128);
     fn in_ready(&self) -> bool;
@@ -96,7 +104,10 @@ impl<M: GcmPorts> Gcm<M> {
             }
             self.model.tick();
         }
-        Err(EngineError::Hang { what: "GCM key expansion", cycles: 2000 })
+        Err(EngineError::Hang {
+            what: "GCM key expansion",
+            cycles: 2000,
+        })
     }
 
     /// Streams `msgs` through the engine.
@@ -123,7 +134,8 @@ impl<M: GcmPorts> Gcm<M> {
         let mut tags: Vec<(u128, bool)> = Vec::new();
         let mut got_blocks = 0usize;
         let start = self.model.cycles();
-        let limit = start + 2000 + HANG_CYCLES_PER_BLOCK * (inp_len(msgs) as u64 + msgs.len() as u64);
+        let limit =
+            start + 2000 + HANG_CYCLES_PER_BLOCK * (inp_len(msgs) as u64 + msgs.len() as u64);
         let (mut first_out, mut last_out) = (None, start);
         // Which message the next payload beat belongs to.
         let mut cur = 0usize;
@@ -131,7 +143,10 @@ impl<M: GcmPorts> Gcm<M> {
         while tags.len() < msgs.len() || got_blocks < out_blocks {
             let cycle = self.model.cycles();
             if cycle > limit {
-                return Err(EngineError::Hang { what: "GCM message", cycles: cycle - start });
+                return Err(EngineError::Hang {
+                    what: "GCM message",
+                    cycles: cycle - start,
+                });
             }
             match msg.offer() {
                 Some(m) => self.model.set_msg(
@@ -162,7 +177,9 @@ impl<M: GcmPorts> Gcm<M> {
                     cur_bytes = 0;
                 }
                 if cur >= msgs.len() {
-                    return Err(EngineError::Protocol("payload beat after the last message".into()));
+                    return Err(EngineError::Protocol(
+                        "payload beat after the last message".into(),
+                    ));
                 }
                 while outs.len() <= cur {
                     outs.push(Vec::new());
@@ -204,7 +221,11 @@ impl<M: GcmPorts> Gcm<M> {
         let sealed = outs
             .into_iter()
             .zip(tags)
-            .map(|(data, (tag, ok))| Sealed { data, tag: tag.to_le_bytes(), tag_ok: ok })
+            .map(|(data, (tag, ok))| Sealed {
+                data,
+                tag: tag.to_le_bytes(),
+                tag_ok: ok,
+            })
             .collect();
         let bytes = msgs.iter().map(|m| m.data.len() as u64).sum();
         Ok((
@@ -220,5 +241,7 @@ impl<M: GcmPorts> Gcm<M> {
 }
 
 fn inp_len(msgs: &[Message]) -> usize {
-    msgs.iter().map(|m| m.aad.len().div_ceil(16) + m.data.len().div_ceil(16)).sum()
+    msgs.iter()
+        .map(|m| m.aad.len().div_ceil(16) + m.data.len().div_ceil(16))
+        .sum()
 }

@@ -106,7 +106,15 @@ macro_rules! gcm_ports {
             fn key_ready(&self) -> bool {
                 self.model().key_ready()
             }
-            fn set_msg(&mut self, valid: bool, iv: &[u8; 12], aad_len: u32, data_len: u32, decrypt: bool, tag: u128) {
+            fn set_msg(
+                &mut self,
+                valid: bool,
+                iv: &[u8; 12],
+                aad_len: u32,
+                data_len: u32,
+                decrypt: bool,
+                tag: u128,
+            ) {
                 let mut iv16 = [0u8; 16];
                 iv16[..12].copy_from_slice(iv);
                 let m = self.model_mut();
@@ -183,7 +191,12 @@ impl AnyXts {
     pub fn load_key(&mut self, key: &[u8; 64]) -> Result<(), EngineError> {
         each!(self, x => x.load_key(key))
     }
-    pub fn run(&mut self, units: &[DataUnit], i: Stall, o: Stall) -> Result<(Vec<u8>, RunStats), EngineError> {
+    pub fn run(
+        &mut self,
+        units: &[DataUnit],
+        i: Stall,
+        o: Stall,
+    ) -> Result<(Vec<u8>, RunStats), EngineError> {
         each!(self, x => x.run(units, i, o))
     }
     /// Cycles simulated so far.
@@ -208,7 +221,12 @@ impl AnyGcm {
     pub fn load_key(&mut self, key: &[u8; 32]) -> Result<(), EngineError> {
         each!(self, x => x.load_key(key))
     }
-    pub fn run(&mut self, msgs: &[Message], i: Stall, o: Stall) -> Result<(Vec<Sealed>, RunStats), EngineError> {
+    pub fn run(
+        &mut self,
+        msgs: &[Message],
+        i: Stall,
+        o: Stall,
+    ) -> Result<(Vec<Sealed>, RunStats), EngineError> {
         each!(self, x => x.run(msgs, i, o))
     }
     pub fn cycles(&self) -> u64 {

@@ -19,14 +19,23 @@ pub struct Stall {
 impl Stall {
     /// Never stall.
     pub fn never() -> Self {
-        Stall { rng: None, percent: 0 }
+        Stall {
+            rng: None,
+            percent: 0,
+        }
     }
 
     /// Stall with probability `percent`% per cycle, reproducibly from `seed`.
     pub fn random(seed: u64, percent: u32) -> Self {
         use rand::SeedableRng;
-        assert!(percent < 100, "a stall percentage of {percent} would never make progress");
-        Stall { rng: Some(ChaCha8Rng::seed_from_u64(seed)), percent }
+        assert!(
+            percent < 100,
+            "a stall percentage of {percent} would never make progress"
+        );
+        Stall {
+            rng: Some(ChaCha8Rng::seed_from_u64(seed)),
+            percent,
+        }
     }
 
     /// True when this cycle should stall.
@@ -51,7 +60,13 @@ pub struct Source<T> {
 
 impl<T> Source<T> {
     pub fn new(items: Vec<T>, stall: Stall) -> Self {
-        Source { items, next: 0, presenting: false, stall, first_transfer: None }
+        Source {
+            items,
+            next: 0,
+            presenting: false,
+            stall,
+            first_transfer: None,
+        }
     }
 
     /// The item to drive this cycle (`valid` = `is_some()`).

@@ -80,7 +80,10 @@ impl<M: XtsPorts> Xts<M> {
             }
             self.model.tick();
         }
-        Err(EngineError::Hang { what: "XTS key expansion", cycles: 1000 })
+        Err(EngineError::Hang {
+            what: "XTS key expansion",
+            cycles: 1000,
+        })
     }
 
     /// Streams `units` through the engine and returns their output in order.
@@ -117,7 +120,10 @@ impl<M: XtsPorts> Xts<M> {
         while out.len() < total * 16 {
             let cycle = self.model.cycles();
             if cycle > limit {
-                return Err(EngineError::Hang { what: "XTS data", cycles: cycle - start });
+                return Err(EngineError::Hang {
+                    what: "XTS data",
+                    cycles: cycle - start,
+                });
             }
             match du.offer() {
                 Some(&(n, b, d)) => self.model.set_du(true, n, b, d),
