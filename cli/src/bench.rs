@@ -153,8 +153,15 @@ fn load_fmax(path: &PathBuf) -> serde_json::Value {
         .unwrap_or(serde_json::Value::Null)
 }
 
+/// Fmax of `top` in the synthesis report of `make synth`
+/// (`{"results": [{"top": ..., "fmax_mhz": ...}, ...]}`).
 fn fmax_of(v: &serde_json::Value, top: &str) -> Option<f64> {
-    v.get(top)?.get("fmax_mhz")?.as_f64()
+    v.get("results")?
+        .as_array()?
+        .iter()
+        .find(|r| r.get("top").and_then(|t| t.as_str()) == Some(top))?
+        .get("fmax_mhz")?
+        .as_f64()
 }
 
 pub fn run(cmd: BenchCmd) -> Result<(), CliError> {
