@@ -2,16 +2,11 @@
 //! per the GCM contract in docs/ENGINES.md (NIST SP 800-38D §7.1/§7.2).
 
 use super::stream::{Source, Stall};
-use super::{block_from_bytes, block_to_bytes, EngineError, RunStats};
+use super::{block_from_bytes, block_to_bytes, EngineError, EnginePorts, RunStats};
 
 /// The contract ports of a GCM engine model.
-pub trait GcmPorts {
-    fn tick(&mut self);
-    fn settle(&mut self);
-    fn set_reset(&mut self, v: bool);
+pub trait GcmPorts: EnginePorts {
     fn set_key(&mut self, key: &[u8; 32]);
-    fn set_key_load(&mut self, v: bool);
-    fn key_ready(&self) -> bool;
     #[allow(clippy::too_many_arguments)]
     fn set_msg(
         &mut self,
@@ -32,7 +27,6 @@ pub trait GcmPorts {
     fn tag_valid(&self) -> bool;
     fn tag(&self) -> u128;
     fn tag_ok(&self) -> bool;
-    fn cycles(&self) -> u64;
 }
 
 /// One message.
@@ -74,16 +68,11 @@ pub struct Gcm<M: GcmPorts> {
 
 impl<M: GcmPorts> Gcm<M> {
     pub fn new(mut model: M) -> Self {
-        model.set_key_load(false);
         model.set_msg(false, &[0; 12], 0, 0, false, 0);
         model.set_in(false, 0);
         model.set_out_ready(false);
         model.set_tag_ready(false);
-        model.set_reset(true);
-        model.tick();
-        model.tick();
-        model.set_reset(false);
-        model.tick();
+        super::reset(&mut model);
         Gcm { model }
     }
 
@@ -94,20 +83,7 @@ impl<M: GcmPorts> Gcm<M> {
     /// Loads an AES-256 key and waits until the key and H are ready.
     pub fn load_key(&mut self, key: &[u8; 32]) -> Result<(), EngineError> {
         self.model.set_key(key);
-        self.model.set_key_load(true);
-        self.model.tick();
-        self.model.set_key_load(false);
-        for _ in 0..2000 {
-            self.model.settle();
-            if self.model.key_ready() {
-                return Ok(());
-            }
-            self.model.tick();
-        }
-        Err(EngineError::Hang {
-            what: "GCM key expansion",
-            cycles: 2000,
-        })
+        super::load_key(&mut self.model, "GCM key expansion", 2000)
     }
 
     /// Streams `msgs` through the engine.

@@ -9,6 +9,51 @@ pub mod xts;
 
 pub use models::{AnyGcm, AnyXts, EngineConfig};
 
+/// Ports every engine model has: clock, reset, key load (docs/ENGINES.md).
+pub trait EnginePorts {
+    /// One full clock cycle: inputs as set are sampled at the rising edge.
+    fn tick(&mut self);
+    /// Settle combinational logic for the current inputs (no clock edge).
+    fn settle(&mut self);
+    fn set_reset(&mut self, v: bool);
+    fn set_key_load(&mut self, v: bool);
+    fn key_ready(&self) -> bool;
+    /// Cycles ticked since the model was created.
+    fn cycles(&self) -> u64;
+}
+
+/// Holds `reset` for two cycles (inputs must already be idle).
+pub(crate) fn reset<M: EnginePorts>(m: &mut M) {
+    m.set_key_load(false);
+    m.set_reset(true);
+    m.tick();
+    m.tick();
+    m.set_reset(false);
+    m.tick();
+}
+
+/// Pulses `key_load` (the key port already driven) and waits for `key_ready`.
+pub(crate) fn load_key<M: EnginePorts>(
+    m: &mut M,
+    what: &'static str,
+    limit: u64,
+) -> Result<(), EngineError> {
+    m.set_key_load(true);
+    m.tick();
+    m.set_key_load(false);
+    for _ in 0..limit {
+        m.settle();
+        if m.key_ready() {
+            return Ok(());
+        }
+        m.tick();
+    }
+    Err(EngineError::Hang {
+        what,
+        cycles: limit,
+    })
+}
+
 /// A failed engine run.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {

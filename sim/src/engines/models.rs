@@ -4,7 +4,7 @@
 use super::gcm::{Gcm, GcmPorts, Message, Sealed};
 use super::stream::Stall;
 use super::xts::{DataUnit, Xts, XtsPorts};
-use super::{EngineError, RunStats};
+use super::{EngineError, EnginePorts, RunStats};
 use crate::models::{GcmCompact, GcmFull, XtsCompact, XtsFull};
 use crate::Sim;
 
@@ -25,9 +25,9 @@ fn new_sim<M: crate::Model>() -> Sim<M> {
     Sim::new().expect("engine model has clock and reset ports")
 }
 
-macro_rules! xts_ports {
+macro_rules! engine_ports {
     ($ty:ty) => {
-        impl XtsPorts for Sim<$ty> {
+        impl EnginePorts for Sim<$ty> {
             fn tick(&mut self) {
                 Sim::tick(self)
             }
@@ -37,14 +37,28 @@ macro_rules! xts_ports {
             fn set_reset(&mut self, v: bool) {
                 self.model_mut().set_reset(v)
             }
-            fn set_key(&mut self, key: &[u8; 64]) {
-                self.model_mut().set_key(&words::<16>(key))
-            }
             fn set_key_load(&mut self, v: bool) {
                 self.model_mut().set_key_load(v)
             }
             fn key_ready(&self) -> bool {
                 self.model().key_ready()
+            }
+            fn cycles(&self) -> u64 {
+                self.cycle()
+            }
+        }
+    };
+}
+engine_ports!(XtsFull);
+engine_ports!(XtsCompact);
+engine_ports!(GcmFull);
+engine_ports!(GcmCompact);
+
+macro_rules! xts_ports {
+    ($ty:ty) => {
+        impl XtsPorts for Sim<$ty> {
+            fn set_key(&mut self, key: &[u8; 64]) {
+                self.model_mut().set_key(&words::<16>(key))
             }
             fn set_du(&mut self, valid: bool, number: u128, blocks: u16, decrypt: bool) {
                 let m = self.model_mut();
@@ -76,9 +90,6 @@ macro_rules! xts_ports {
             fn out_last(&self) -> bool {
                 self.model().out_last()
             }
-            fn cycles(&self) -> u64 {
-                self.cycle()
-            }
         }
     };
 }
@@ -88,23 +99,8 @@ xts_ports!(XtsCompact);
 macro_rules! gcm_ports {
     ($ty:ty) => {
         impl GcmPorts for Sim<$ty> {
-            fn tick(&mut self) {
-                Sim::tick(self)
-            }
-            fn settle(&mut self) {
-                Sim::settle(self)
-            }
-            fn set_reset(&mut self, v: bool) {
-                self.model_mut().set_reset(v)
-            }
             fn set_key(&mut self, key: &[u8; 32]) {
                 self.model_mut().set_key(&words::<8>(key))
-            }
-            fn set_key_load(&mut self, v: bool) {
-                self.model_mut().set_key_load(v)
-            }
-            fn key_ready(&self) -> bool {
-                self.model().key_ready()
             }
             fn set_msg(
                 &mut self,
@@ -156,9 +152,6 @@ macro_rules! gcm_ports {
             }
             fn tag_ok(&self) -> bool {
                 self.model().tag_ok()
-            }
-            fn cycles(&self) -> u64 {
-                self.cycle()
             }
         }
     };

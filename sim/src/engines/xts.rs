@@ -2,19 +2,12 @@
 //! per the XTS contract in docs/ENGINES.md (IEEE 1619-2007 §5.3/§5.4).
 
 use super::stream::{Source, Stall};
-use super::{block_from_bytes, block_to_bytes, EngineError, RunStats};
+use super::{block_from_bytes, block_to_bytes, EngineError, EnginePorts, RunStats};
 
 /// The contract ports of an XTS engine model, as the harness needs them.
 /// Implemented for every generated XTS model in `engines::models`.
-pub trait XtsPorts {
-    /// One full clock cycle: inputs as set are sampled at the rising edge.
-    fn tick(&mut self);
-    /// Settle combinational logic for the current inputs (clock low).
-    fn settle(&mut self);
-    fn set_reset(&mut self, v: bool);
+pub trait XtsPorts: EnginePorts {
     fn set_key(&mut self, key: &[u8; 64]);
-    fn set_key_load(&mut self, v: bool);
-    fn key_ready(&self) -> bool;
     fn set_du(&mut self, valid: bool, number: u128, blocks: u16, decrypt: bool);
     fn du_ready(&self) -> bool;
     fn set_in(&mut self, valid: bool, data: u128);
@@ -23,8 +16,6 @@ pub trait XtsPorts {
     fn out_valid(&self) -> bool;
     fn out_data(&self) -> u128;
     fn out_last(&self) -> bool;
-    /// Cycles ticked since the model was created.
-    fn cycles(&self) -> u64;
 }
 
 /// One data unit to process.
@@ -51,15 +42,10 @@ pub struct Xts<M: XtsPorts> {
 impl<M: XtsPorts> Xts<M> {
     /// Wraps a freshly constructed model and resets it.
     pub fn new(mut model: M) -> Self {
-        model.set_key_load(false);
         model.set_du(false, 0, 0, false);
         model.set_in(false, 0);
         model.set_out_ready(false);
-        model.set_reset(true);
-        model.tick();
-        model.tick();
-        model.set_reset(false);
-        model.tick();
+        super::reset(&mut model);
         Xts { model }
     }
 
@@ -70,20 +56,7 @@ impl<M: XtsPorts> Xts<M> {
     /// Loads a 512-bit key (`Key1 || Key2`) and waits until it is usable.
     pub fn load_key(&mut self, key: &[u8; 64]) -> Result<(), EngineError> {
         self.model.set_key(key);
-        self.model.set_key_load(true);
-        self.model.tick();
-        self.model.set_key_load(false);
-        for _ in 0..1000 {
-            self.model.settle();
-            if self.model.key_ready() {
-                return Ok(());
-            }
-            self.model.tick();
-        }
-        Err(EngineError::Hang {
-            what: "XTS key expansion",
-            cycles: 1000,
-        })
+        super::load_key(&mut self.model, "XTS key expansion", 1000)
     }
 
     /// Streams `units` through the engine and returns their output in order.
