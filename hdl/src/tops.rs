@@ -15,7 +15,69 @@ pub struct Top {
 
 /// Every top the project builds.
 pub fn all() -> Vec<Top> {
-    vec![]
+    vec![
+        Top {
+            name: "aes_full",
+            description: "AES-256 pipelined core, 1 block/clock, 8-bit tag (crypto/aes_pipe.rs)",
+            verilog: aes_full,
+        },
+        Top {
+            name: "aes_compact",
+            description: "AES-256 iterative core, 14 clocks/block, 8-bit tag (crypto/aes_iter.rs)",
+            verilog: aes_compact,
+        },
+        Top {
+            name: "ghash_full",
+            description: "GHASH (SP 800-38D §6.4), one block per clock (crypto/ghash.rs)",
+            verilog: || ghash_verilog(crate::Config::Full),
+        },
+        Top {
+            name: "ghash_compact",
+            description: "GHASH, 32-bit digit-serial, 4 clocks per block (crypto/ghash.rs)",
+            verilog: || ghash_verilog(crate::Config::Compact),
+        },
+        Top {
+            name: "gcm_full",
+            description: "AES-256-GCM engine, pipelined AES + full-rate GHASH (crypto/gcm.rs)",
+            verilog: || gcm_verilog(crate::Config::Full),
+        },
+        Top {
+            name: "gcm_compact",
+            description: "AES-256-GCM engine, iterative AES + digit-serial GHASH (crypto/gcm.rs)",
+            verilog: || gcm_verilog(crate::Config::Compact),
+        },
+    ]
+}
+
+fn ghash_verilog(cfg: crate::Config) -> String {
+    use rust_hdl::prelude::*;
+    let mut uut = crate::crypto::ghash::Ghash::new(cfg);
+    uut.connect_all();
+    generate_verilog(&uut)
+}
+
+fn gcm_verilog(cfg: crate::Config) -> String {
+    use rust_hdl::prelude::*;
+    let mut uut = crate::crypto::gcm::GcmEngine::new(cfg);
+    uut.connect_all();
+    generate_verilog(&uut)
+}
+
+/// Tag width of the standalone AES tops.
+pub const AES_TOP_TAG: usize = 8;
+
+fn aes_full() -> String {
+    use rust_hdl::prelude::*;
+    let mut uut = crate::crypto::aes_pipe::AesPipe::<AES_TOP_TAG>::default();
+    uut.connect_all();
+    generate_verilog(&uut)
+}
+
+fn aes_compact() -> String {
+    use rust_hdl::prelude::*;
+    let mut uut = crate::crypto::aes_iter::AesIter::<AES_TOP_TAG>::default();
+    uut.connect_all();
+    generate_verilog(&uut)
 }
 
 /// Looks a top up by name.

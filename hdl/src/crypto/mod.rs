@@ -2,4 +2,12 @@
 //! (NIST SP 800-38D). Split as in secworks/aes: S-box, round datapath, key
 //! schedule and control, each in its own file and tested alone.
 
+pub mod aes_iter;
+pub mod aes_key_schedule;
+pub mod aes_pipe;
+pub mod aes_round;
+pub mod aes_sbox;
+#[cfg(test)]
+mod aes_testkit;
 pub mod ghash;
+pub mod gcm;

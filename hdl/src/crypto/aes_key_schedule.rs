@@ -1,0 +1,198 @@
+//! AES-256 key expansion (FIPS-197 §5.2), iterative: one round key
+//! (four words `w[4k..4k+3]`) per clock, 13 clocks after `load`, stored in
+//! registers as a 1920-bit word with round key *k* at bits `[128k+127:128k]`.
+//!
+//! Decryption uses the straightforward inverse cipher (FIPS-197 §5.3,
+//! Fig. 12), which consumes the same round keys in reverse order, so no
+//! separate decryption schedule is stored (see `aes_round.rs`).
+//!
+//! Per clock, with `prev = w[4k-8..4k-5]`, `last = w[4k-4..4k-1]`:
+//! `temp = SubWord(RotWord(w[4k-1])) ^ Rcon[k/2]` for even *k*
+//! (`i mod Nk = 0`), `SubWord(w[4k-1])` for odd *k* (`i mod Nk = 4`), then
+//! `w[4k] = w[4k-8] ^ temp` and `w[4k+j] = w[4k+j-8] ^ w[4k+j-1]`.
+
+use super::aes_sbox::SubBytes;
+use rust_hdl::prelude::*;
+
+/// Iterative AES-256 key expansion with round-key storage.
+#[derive(LogicBlock)]
+pub struct AesKeySchedule {
+    /// Clock.
+    pub clock: Signal<In, Clock>,
+    /// Synchronous reset: drops `ready` and aborts an expansion.
+    pub reset: Signal<In, Bit>,
+    /// AES-256 key, byte *i* at `[8i+7:8i]`.
+    pub key: Signal<In, Bits<256>>,
+    /// Strobe: start expanding `key`.
+    pub load: Signal<In, Bit>,
+    /// All 15 round keys are valid (14 clocks after `load`).
+    pub ready: Signal<Out, Bit>,
+    /// Round key *k* at `[128k+127:128k]`, k = 0..=14 (internal use only).
+    pub round_keys: Signal<Out, Bits<1920>>,
+    keys: DFF<Bits<1920>>,
+    prev: DFF<Bits<128>>,
+    last: DFF<Bits<128>>,
+    k: DFF<Bits<4>>,
+    rcon: DFF<Bits<8>>,
+    busy: DFF<Bit>,
+    done: DFF<Bit>,
+    w: Signal<Local, Bits<32>>,
+    temp: Signal<Local, Bits<32>>,
+    n0: Signal<Local, Bits<32>>,
+    n1: Signal<Local, Bits<32>>,
+    n2: Signal<Local, Bits<32>>,
+    n3: Signal<Local, Bits<32>>,
+    next_key: Signal<Local, Bits<128>>,
+    sub_word: SubBytes<32>,
+}
+
+impl Default for AesKeySchedule {
+    fn default() -> Self {
+        Self {
+            clock: Signal::default(),
+            reset: Signal::default(),
+            key: Signal::default(),
+            load: Signal::default(),
+            ready: Signal::default(),
+            round_keys: Signal::default(),
+            keys: DFF::default(),
+            prev: DFF::default(),
+            last: DFF::default(),
+            k: DFF::default(),
+            rcon: DFF::default(),
+            busy: DFF::default(),
+            done: DFF::default(),
+            w: Signal::default(),
+            temp: Signal::default(),
+            n0: Signal::default(),
+            n1: Signal::default(),
+            n2: Signal::default(),
+            n3: Signal::default(),
+            next_key: Signal::default(),
+            sub_word: SubBytes::default(),
+        }
+    }
+}
+
+impl Logic for AesKeySchedule {
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(self, clock, keys, prev, last, k, rcon, busy, done);
+        // w[4k-1], RotWord'ed for even k (RotWord on the little-endian word
+        // [a0,a1,a2,a3] -> [a1,a2,a3,a0] is a right rotation by 8).
+        self.w.next = self.last.q.val().get_bits::<32>(96);
+        if !self.k.q.val().get_bit(0) {
+            self.w.next = (self.last.q.val().get_bits::<32>(96) >> 8)
+                | (self.last.q.val().get_bits::<32>(96) << 24);
+        }
+        self.sub_word.x.next = self.w.val();
+        self.sub_word.inverse.next = false;
+        self.temp.next = self.sub_word.y.val();
+        if !self.k.q.val().get_bit(0) {
+            self.temp.next = self.sub_word.y.val() ^ bit_cast::<32, 8>(self.rcon.q.val());
+        }
+        self.n0.next = self.prev.q.val().get_bits::<32>(0) ^ self.temp.val();
+        self.n1.next = self.prev.q.val().get_bits::<32>(32) ^ self.n0.val();
+        self.n2.next = self.prev.q.val().get_bits::<32>(64) ^ self.n1.val();
+        self.n3.next = self.prev.q.val().get_bits::<32>(96) ^ self.n2.val();
+        self.next_key.next = bit_cast::<128, 32>(self.n0.val())
+            | (bit_cast::<128, 32>(self.n1.val()) << 32)
+            | (bit_cast::<128, 32>(self.n2.val()) << 64)
+            | (bit_cast::<128, 32>(self.n3.val()) << 96);
+        if self.busy.q.val() {
+            self.prev.d.next = self.last.q.val();
+            self.last.d.next = self.next_key.val();
+            self.keys.d.next =
+                (self.keys.q.val() >> 128) | (bit_cast::<1920, 128>(self.next_key.val()) << 1792);
+            self.k.d.next = self.k.q.val() + 1;
+            if !self.k.q.val().get_bit(0) {
+                self.rcon.d.next = self.rcon.q.val() << 1;
+            }
+            if self.k.q.val() == 14 {
+                self.busy.d.next = false;
+                self.done.d.next = true;
+            }
+        }
+        if self.load.val() {
+            // Round keys 0 and 1 are the cipher key itself (§5.2).
+            self.prev.d.next = self.key.val().get_bits::<128>(0);
+            self.last.d.next = self.key.val().get_bits::<128>(128);
+            self.keys.d.next =
+                (self.keys.q.val() >> 256) | (bit_cast::<1920, 256>(self.key.val()) << 1664);
+            self.k.d.next = 2.into();
+            self.rcon.d.next = 1.into();
+            self.busy.d.next = true;
+            self.done.d.next = false;
+        }
+        if self.reset.val() {
+            self.busy.d.next = false;
+            self.done.d.next = false;
+        }
+        self.ready.next = self.done.q.val();
+        self.round_keys.next = self.keys.q.val();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::aes_testkit::*;
+
+    fn expand(uut: &mut AesKeySchedule, key: &[u8]) -> (usize, Vec<u8>) {
+        uut.key.next = bits_le::<256>(key);
+        uut.load.next = true;
+        tick(uut, |u| &mut u.clock);
+        uut.load.next = false;
+        let mut cycles = 1;
+        while !uut.ready.val() {
+            tick(uut, |u| &mut u.clock);
+            cycles += 1;
+            assert!(cycles < 100, "key schedule never became ready");
+        }
+        (cycles, le_bytes(uut.round_keys.val()))
+    }
+
+    #[test]
+    fn key_schedule_fips197_a3_and_c3() {
+        let mut uut = AesKeySchedule::default();
+        uut.connect_all();
+        uut.reset.next = true;
+        tick(&mut uut, |u| &mut u.clock);
+        uut.reset.next = false;
+        assert!(!uut.ready.val());
+        // FIPS-197 Appendix A.3: expansion of 603deb10..dff4, w[0..59].
+        let a3 = unhex(
+            "603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4\
+             9ba354118e6925afa51a8b5f2067fcdea8b09c1a93d194cdbe49846eb75d5b9a\
+             d59aecb85bf3c917fee94248de8ebe96b5a9328a2678a647983122292f6c79b3\
+             812c81addadf48ba24360af2fab8b46498c5bfc9bebd198e268c3ba709e04214\
+             68007bacb2df331696e939e46c518d80c814e20476a9fb8a5025c02d59c58239\
+             de1369676ccc5a71fa2563959674ee155886ca5d2e2f31d77e0af1fa27cf73c3\
+             749c47ab18501ddae2757e4f7401905acafaaae3e4d59b349adf6acebd10190d\
+             fe4890d1e6188d0b046df344706c631e",
+        );
+        let (cycles, rk) = expand(&mut uut, &a3[..32]);
+        assert_eq!(hex::encode(&rk), hex::encode(&a3));
+        assert_eq!(cycles, 14, "load + 13 expansion clocks");
+        // FIPS-197 Appendix C.3: round[r].k_sch for key 000102..1f
+        // (a reload overwrites the previous key completely).
+        let key: Vec<u8> = (0u8..32).collect();
+        let (_, rk) = expand(&mut uut, &key);
+        for (r, want) in crate::crypto::aes_round::tests::C3_KSCH.iter().enumerate() {
+            assert_eq!(
+                hex::encode(&rk[16 * r..16 * r + 16]),
+                *want,
+                "round key {r}"
+            );
+        }
+    }
+
+    #[test]
+    fn aes_key_schedule_is_synthesizable() {
+        let mut uut = AesKeySchedule::default();
+        uut.connect_all();
+        let r =
+            crate::synth::check_synthesizable("aes_key_schedule", &generate_verilog(&uut)).unwrap();
+        println!("aes_key_schedule: {} cells", r.cells);
+    }
+}
