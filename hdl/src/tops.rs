@@ -27,6 +27,16 @@ pub fn all() -> Vec<Top> {
             verilog: aes_compact,
         },
         Top {
+            name: "xts_full",
+            description: "XTS-AES-256 engine, 16 B/clock (crypto/xts.rs, Config::Full)",
+            verilog: xts_full,
+        },
+        Top {
+            name: "xts_compact",
+            description: "XTS-AES-256 engine, 16 B / 14 clocks (crypto/xts.rs, Config::Compact)",
+            verilog: xts_compact,
+        },
+        Top {
             name: "ghash_full",
             description: "GHASH (SP 800-38D §6.4), one block per clock (crypto/ghash.rs)",
             verilog: || ghash_verilog(crate::Config::Full),
@@ -45,6 +55,11 @@ pub fn all() -> Vec<Top> {
             name: "gcm_compact",
             description: "AES-256-GCM engine, iterative AES + digit-serial GHASH (crypto/gcm.rs)",
             verilog: || gcm_verilog(crate::Config::Compact),
+        },
+        Top {
+            name: "board_ulx3s",
+            description: "ULX3S (ECP5-85F) board: UART debug link + compact XTS and GCM (board/)",
+            verilog: board_ulx3s,
         },
     ]
 }
@@ -80,7 +95,29 @@ fn aes_compact() -> String {
     generate_verilog(&uut)
 }
 
+fn board_ulx3s() -> String {
+    use rust_hdl::prelude::*;
+    let mut uut = crate::board::board_ulx3s::BoardUlx3s::ulx3s();
+    uut.connect_all();
+    generate_verilog(&uut)
+}
+
 /// Looks a top up by name.
 pub fn find(name: &str) -> Option<Top> {
     all().into_iter().find(|t| t.name == name)
+}
+
+fn xts(cfg: crate::Config) -> String {
+    use rust_hdl::prelude::*;
+    let mut uut = crate::crypto::xts::XtsEngine::new(cfg);
+    uut.connect_all();
+    generate_verilog(&uut)
+}
+
+fn xts_full() -> String {
+    xts(crate::Config::Full)
+}
+
+fn xts_compact() -> String {
+    xts(crate::Config::Compact)
 }

@@ -209,7 +209,10 @@ mod tests {
         let blocks: Vec<([u8; 16], bool)> = (0..n as u8).map(|i| ([i; 16], i % 2 == 0)).collect();
         let r = stream(&mut uut, &blocks, 1.0, 1.0, &mut rng);
         assert_eq!(r.first_latency, AES_ITER_LATENCY);
-        assert_eq!(r.cycles, (n - 1) * AES_ITER_CYCLES_PER_BLOCK + AES_ITER_LATENCY + 1);
+        assert_eq!(
+            r.cycles,
+            (n - 1) * AES_ITER_CYCLES_PER_BLOCK + AES_ITER_LATENCY + 1
+        );
         for (i, (d, dec)) in blocks.iter().enumerate() {
             assert_eq!(r.out[i].0, golden_aes(&key, d, *dec));
         }
@@ -220,6 +223,10 @@ mod tests {
         let uut = new_iter();
         let t = std::time::Instant::now();
         let r = crate::synth::check_synthesizable("aes_iter", &generate_verilog(&uut)).unwrap();
-        println!("aes_iter: {} cells, yosys {:.1} s", r.cells, t.elapsed().as_secs_f64());
+        println!(
+            "aes_iter: {} cells, yosys {:.1} s",
+            r.cells,
+            t.elapsed().as_secs_f64()
+        );
     }
 }

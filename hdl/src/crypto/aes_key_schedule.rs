@@ -15,7 +15,7 @@ use super::aes_sbox::SubBytes;
 use rust_hdl::prelude::*;
 
 /// Iterative AES-256 key expansion with round-key storage.
-#[derive(LogicBlock)]
+#[derive(LogicBlock, Default)]
 pub struct AesKeySchedule {
     /// Clock.
     pub clock: Signal<In, Clock>,
@@ -44,34 +44,6 @@ pub struct AesKeySchedule {
     n3: Signal<Local, Bits<32>>,
     next_key: Signal<Local, Bits<128>>,
     sub_word: SubBytes<32>,
-}
-
-impl Default for AesKeySchedule {
-    fn default() -> Self {
-        Self {
-            clock: Signal::default(),
-            reset: Signal::default(),
-            key: Signal::default(),
-            load: Signal::default(),
-            ready: Signal::default(),
-            round_keys: Signal::default(),
-            keys: DFF::default(),
-            prev: DFF::default(),
-            last: DFF::default(),
-            k: DFF::default(),
-            rcon: DFF::default(),
-            busy: DFF::default(),
-            done: DFF::default(),
-            w: Signal::default(),
-            temp: Signal::default(),
-            n0: Signal::default(),
-            n1: Signal::default(),
-            n2: Signal::default(),
-            n3: Signal::default(),
-            next_key: Signal::default(),
-            sub_word: SubBytes::default(),
-        }
-    }
 }
 
 impl Logic for AesKeySchedule {

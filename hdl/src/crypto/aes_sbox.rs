@@ -75,7 +75,7 @@ pub fn gf_inv_table() -> [u8; 256] {
 
 /// `Bits<N>` with the byte `b` repeated in every byte lane.
 pub fn rep_byte<const N: usize>(b: u8) -> Bits<N> {
-    assert!(N % 8 == 0);
+    assert!(N.is_multiple_of(8));
     let mut acc = Bits::<N>::default();
     for i in 0..N / 8 {
         acc = acc | (bits::<N>(b as u64) << (8 * i as u64));
@@ -99,7 +99,7 @@ pub struct GfInvBytes<const N: usize> {
 
 impl<const N: usize> Default for GfInvBytes<N> {
     fn default() -> Self {
-        assert!(N % 8 == 0 && N > 0, "GfInvBytes needs whole bytes");
+        assert!(N.is_multiple_of(8) && N > 0, "GfInvBytes needs whole bytes");
         Self {
             x: Signal::default(),
             y: Signal::default(),
@@ -277,8 +277,8 @@ mod tests {
         let mut exp = [0u8; 256];
         let mut log = [0u8; 256];
         let mut x = 1u8;
-        for i in 0..255 {
-            exp[i] = x;
+        for (i, e) in exp.iter_mut().enumerate().take(255) {
+            *e = x;
             log[x as usize] = i as u8;
             // x *= 3 (x ^ xtime(x))
             x ^= (x << 1) ^ if x & 0x80 != 0 { 0x1b } else { 0 };

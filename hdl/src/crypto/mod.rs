@@ -9,5 +9,6 @@ pub mod aes_round;
 pub mod aes_sbox;
 #[cfg(test)]
 mod aes_testkit;
-pub mod ghash;
 pub mod gcm;
+pub mod ghash;
+pub mod xts;
