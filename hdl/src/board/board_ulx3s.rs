@@ -247,7 +247,12 @@ mod tests {
             while want(&self.got).map_or(true, |w| self.got.len() < w) {
                 self.cycle();
                 n += 1;
-                assert!(n < 20_000, "no response to {:02x}: {:02x?}", bytes[0], self.got);
+                assert!(
+                    n < 20_000,
+                    "no response to {:02x}: {:02x?}",
+                    bytes[0],
+                    self.got
+                );
             }
             std::mem::take(&mut self.got)
         }
@@ -312,7 +317,11 @@ mod tests {
             for (i, chunk) in input.chunks(16).enumerate() {
                 h.push(OP_XTS_IN, chunk);
                 let r = h.pull(OP_XTS_OUT);
-                assert_eq!(&r[..16], &output[16 * i..16 * i + 16], "block {i} decrypt {decrypt}");
+                assert_eq!(
+                    &r[..16],
+                    &output[16 * i..16 * i + 16],
+                    "block {i} decrypt {decrypt}"
+                );
                 assert_eq!(r[16], (i == blocks - 1) as u8, "last flag");
             }
         }
@@ -346,7 +355,10 @@ mod tests {
                 })
                 .collect()
         };
-        let cases = [(0u8, &plain, &ct, [0u8; 16], 1u8), (1, &ct, &plain, tag.into(), 1)];
+        let cases = [
+            (0u8, &plain, &ct, [0u8; 16], 1u8),
+            (1, &ct, &plain, tag.into(), 1),
+        ];
         let mut forged: [u8; 16] = tag.into();
         forged[5] ^= 0x40;
         let forged_case = (1u8, &ct, &plain, forged, 0u8);
@@ -363,7 +375,11 @@ mod tests {
             let want = padded(output);
             for (i, b) in padded(input).iter().enumerate() {
                 h.push(OP_GCM_IN, b);
-                assert_eq!(h.pull(OP_GCM_OUT), want[i].to_vec(), "block {i} decrypt {decrypt}");
+                assert_eq!(
+                    h.pull(OP_GCM_OUT),
+                    want[i].to_vec(),
+                    "block {i} decrypt {decrypt}"
+                );
             }
             let t = h.pull(OP_GCM_TAG);
             assert_eq!(&t[..16], &tag[..], "tag (decrypt {decrypt})");
