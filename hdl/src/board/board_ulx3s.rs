@@ -227,7 +227,7 @@ mod tests {
                 frame.extend((0..8).map(|k| b >> k & 1 == 1));
                 frame.push(true);
                 for bit in frame {
-                    self.line.extend(std::iter::repeat(bit).take(CPB));
+                    self.line.extend(std::iter::repeat_n(bit, CPB));
                 }
             }
             self.got.clear();
@@ -244,7 +244,7 @@ mod tests {
                 })
             };
             let mut n = 0;
-            while want(&self.got).map_or(true, |w| self.got.len() < w) {
+            while want(&self.got).is_none_or(|w| self.got.len() < w) {
                 self.cycle();
                 n += 1;
                 assert!(

@@ -443,6 +443,9 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
     use std::collections::VecDeque;
 
+    /// A GCM descriptor as seen on the ports: iv, aad_len, data_len, decrypt, tag.
+    type GcmMsg = (Vec<u8>, u64, u64, bool, Vec<u8>);
+
     /// A recording stand-in for the two engines: it accepts on a fixed
     /// backpressure pattern and records exactly what crossed each port, so
     /// the test checks the link's field mapping and handshakes (the real
@@ -454,7 +457,7 @@ mod tests {
         gcm_keys: Vec<Vec<u8>>,
         xts_dus: Vec<(Vec<u8>, u64, bool)>,
         xts_in: Vec<Vec<u8>>,
-        gcm_msgs: Vec<(Vec<u8>, u64, u64, bool, Vec<u8>)>,
+        gcm_msgs: Vec<GcmMsg>,
         gcm_in: Vec<Vec<u8>>,
         xts_out: VecDeque<(Vec<u8>, bool)>,
         gcm_out: VecDeque<Vec<u8>>,
@@ -465,7 +468,7 @@ mod tests {
     }
 
     fn cycle(uut: &mut DebugLink, m: &mut Model) {
-        let ready = m.cycle % 4 == 3; // engine backpressure
+        let ready = m.cycle % 4 == 3; // engine backpressure (every 4th cycle)
         uut.xts_key_ready.next = m.key_ready.0;
         uut.gcm_key_ready.next = m.key_ready.1;
         uut.xts_du_ready.next = ready;
@@ -486,7 +489,7 @@ mod tests {
             uut.gcm_tag.next = to_bits(t);
             uut.gcm_tag_ok.next = *ok;
         }
-        uut.tx_ready.next = m.cycle % 3 == 0; // UART backpressure
+        uut.tx_ready.next = m.cycle.is_multiple_of(3); // UART backpressure
         assert!(simulate(uut, 200));
         // Sample the handshakes that the coming edge completes.
         if uut.xts_key_load.val() {
