@@ -116,6 +116,11 @@ pub struct GcmEngine {
     dmask_new: Signal<Local, Bits<128>>,
     alen_bits: Signal<Local, Bits<128>>,
     dlen_bits: Signal<Local, Bits<128>>,
+    /// `len + 15` (33 bits) and `ceil(len / 16)` for AAD and payload.
+    a_len15: Signal<Local, Bits<33>>,
+    d_len15: Signal<Local, Bits<33>>,
+    a_blocks: Signal<Local, Bits<29>>,
+    d_blocks: Signal<Local, Bits<29>>,
     ones: Constant<Bits<128>>,
     // ---- children ----
     pipe: Vec<AesPipe<1>>,
@@ -196,6 +201,10 @@ impl GcmEngine {
             dmask_new: Default::default(),
             alen_bits: Default::default(),
             dlen_bits: Default::default(),
+            a_len15: Default::default(),
+            d_len15: Default::default(),
+            a_blocks: Default::default(),
+            d_blocks: Default::default(),
             ones: Constant::new(bits_u128(u128::MAX)),
             pipe: if full {
                 vec![AesPipe::default()]
@@ -271,6 +280,10 @@ impl Logic for GcmEngine {
             | (((self.dlen_bits.val() >> 16) & 0xff) << 104)
             | (((self.dlen_bits.val() >> 24) & 0xff) << 96)
             | (((self.dlen_bits.val() >> 32) & 0xff) << 88);
+        self.a_len15.next = bit_cast::<33, 32>(self.msg_aad_len.val()) + 15;
+        self.d_len15.next = bit_cast::<33, 32>(self.msg_data_len.val()) + 15;
+        self.a_blocks.next = self.a_len15.val().get_bits::<29>(4);
+        self.d_blocks.next = self.d_len15.val().get_bits::<29>(4);
         // Masks keeping the first (len mod 16) bytes of a last block.
         if self.msg_aad_len.val().get_bits::<4>(0) == 0 {
             self.amask_new.next = self.ones.val();
@@ -350,13 +363,9 @@ impl Logic for GcmEngine {
                     self.iv.d.next = self.msg_iv.val();
                     self.decrypt.d.next = self.msg_decrypt.val();
                     self.exp_tag.d.next = self.msg_tag.val();
-                    self.a_left.d.next =
-                        (bit_cast::<33, 32>(self.msg_aad_len.val()) + 15).get_bits::<29>(4);
-                    self.d_left.d.next =
-                        (bit_cast::<33, 32>(self.msg_data_len.val()) + 15).get_bits::<29>(4);
-                    self.c_left.d.next = bit_cast::<30, 29>(
-                        (bit_cast::<33, 32>(self.msg_data_len.val()) + 15).get_bits::<29>(4),
-                    ) + 1;
+                    self.a_left.d.next = self.a_blocks.val();
+                    self.d_left.d.next = self.d_blocks.val();
+                    self.c_left.d.next = bit_cast::<30, 29>(self.d_blocks.val()) + 1;
                     // J0 = IV || 0^31 || 1 (§7.1 step 2).
                     self.ctr.d.next = 1.into();
                     self.lenblk.d.next = self.lenblk_new.val();
@@ -574,7 +583,9 @@ mod tests {
         res: Vec<Res>,
         /// Clock numbers at which payload blocks entered.
         data_fires: Vec<usize>,
-        cycles: usize,
+        /// Clock numbers at which descriptors and tags were transferred.
+        msg_fires: Vec<usize>,
+        tag_fires: Vec<usize>,
     }
 
     /// Streams `msgs` through a fresh engine with random stalls on every
@@ -582,6 +593,7 @@ mod tests {
     /// block are random garbage (the engine must ignore them).
     fn run_gcm(
         cfg: Config,
+        prekey: Option<[u8; 32]>,
         key: &[u8; 32],
         msgs: &[Msg],
         rng: &mut ChaCha8Rng,
@@ -595,25 +607,29 @@ mod tests {
         tick(&mut uut);
         uut.reset.next = false;
         assert!(!uut.key_ready.val() && !uut.out_valid.val() && !uut.tag_valid.val());
-        uut.key.next = {
-            let mut k = Bits::<256>::default();
-            for (i, byte) in key.iter().enumerate() {
-                for j in 0..8 {
-                    k = k.replace_bit(8 * i + j, (byte >> j) & 1 == 1);
+        // With `prekey`, load another key first: the reload must replace H.
+        for k in prekey.iter().chain(std::iter::once(key)) {
+            uut.key.next = {
+                let mut b = Bits::<256>::default();
+                for (i, byte) in k.iter().enumerate() {
+                    for j in 0..8 {
+                        b = b.replace_bit(8 * i + j, (byte >> j) & 1 == 1);
+                    }
                 }
-            }
-            k
-        };
-        uut.key_load.next = true;
-        settle(&mut uut);
-        tick(&mut uut);
-        uut.key_load.next = false;
-        settle(&mut uut);
-        let mut n = 0;
-        while !uut.key_ready.val() {
+                b
+            };
+            uut.key_load.next = true;
+            settle(&mut uut);
             tick(&mut uut);
-            n += 1;
-            assert!(n < 10_000, "key never ready");
+            uut.key_load.next = false;
+            settle(&mut uut);
+            assert!(!uut.key_ready.val(), "key_ready must drop on key_load");
+            let mut n = 0;
+            while !uut.key_ready.val() {
+                tick(&mut uut);
+                n += 1;
+                assert!(n < 10_000, "key never ready");
+            }
         }
         // Input beats: per message AAD blocks then payload blocks, with
         // garbage past the lengths.
@@ -635,6 +651,8 @@ mod tests {
         let mut outs: Vec<u128> = vec![];
         let mut tags = vec![];
         let mut data_fires = vec![];
+        let mut msg_fires = vec![];
+        let mut tag_fires = vec![];
         let mut cycles = 0;
         let mut beat_owner = vec![];
         for (i, m) in msgs.iter().enumerate() {
@@ -667,6 +685,7 @@ mod tests {
             uut.tag_ready.next = !stall || rng.gen_bool(0.5);
             settle(&mut uut);
             if mv && uut.msg_ready.val() {
+                msg_fires.push(cycles);
                 next_msg += 1;
             }
             if iv_ok && uut.in_ready.val() {
@@ -679,6 +698,7 @@ mod tests {
                 outs.push(u128_of_bits(uut.out_data.val()));
             }
             if uut.tag_valid.val() && uut.tag_ready.val() {
+                tag_fires.push(cycles);
                 tags.push((u128_of_bits(uut.tag.val()).to_le_bytes(), uut.tag_ok.val()));
             }
             tick(&mut uut);
@@ -719,7 +739,8 @@ mod tests {
         Run {
             res,
             data_fires,
-            cycles,
+            msg_fires,
+            tag_fires,
         }
     }
 
@@ -877,7 +898,7 @@ mod tests {
                         tag: bad,
                     },
                 ];
-                let r = run_gcm(cfg, &key, &msgs, &mut rng, false).res;
+                let r = run_gcm(cfg, None, &key, &msgs, &mut rng, false).res;
                 assert_eq!(
                     r[0],
                     Res {
@@ -956,7 +977,7 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let key: [u8; 32] = rng.gen();
         let msgs = random_msgs(&mut rng, &key, n, max);
-        let r = run_gcm(cfg, &key, &msgs, &mut rng, true).res;
+        let r = run_gcm(cfg, None, &key, &msgs, &mut rng, true).res;
         for (m, got) in msgs.iter().zip(&r) {
             assert_eq!(*got, golden(&key, m), "{cfg}: {m:?}");
         }
@@ -988,7 +1009,7 @@ mod tests {
             decrypt: false,
             tag: [0; 16],
         }];
-        let run = run_gcm(Config::Full, &key, &msgs, &mut rng, false);
+        let run = run_gcm(Config::Full, None, &key, &msgs, &mut rng, false);
         assert_eq!(run.res[0], golden(&key, &msgs[0]));
         let f = &run.data_fires;
         assert_eq!(f.len(), nblk);
@@ -999,8 +1020,12 @@ mod tests {
             f[nblk - 1] - f[0] + 1
         );
         println!(
-            "full: {} clocks total for 40 B AAD + {nblk} blocks",
-            run.cycles
+            "full: descriptor at {}, first payload in at {}, last at {}, tag at {} \
+             (40 B AAD + {nblk} blocks)",
+            run.msg_fires[0],
+            f[0],
+            f[nblk - 1],
+            run.tag_fires[0]
         );
     }
 
@@ -1017,15 +1042,48 @@ mod tests {
             decrypt: false,
             tag: [0; 16],
         }];
-        let run = run_gcm(Config::Compact, &key, &msgs, &mut rng, false);
+        let run = run_gcm(Config::Compact, None, &key, &msgs, &mut rng, false);
         assert_eq!(run.res[0], golden(&key, &msgs[0]));
         let f = &run.data_fires;
         let per = (f[nblk - 1] - f[0]) as f64 / (nblk - 1) as f64;
         println!(
-            "compact: {per:.2} clocks per payload block, {} clocks total",
-            run.cycles
+            "compact: {per:.2} clocks per payload block; descriptor at {}, first payload \
+             in at {}, last at {}, tag at {}",
+            run.msg_fires[0],
+            f[0],
+            f[nblk - 1],
+            run.tag_fires[0]
         );
         assert!(per <= 16.0, "compact below 1 B/cycle: {per} clocks/block");
+    }
+
+    /// A key reload (after a first key was loaded) recomputes H: Test Case
+    /// 16 after loading the all-zero key of Test Case 13 first.
+    #[test]
+    fn gcm_key_reload() {
+        let mut rng = ChaCha8Rng::seed_from_u64(41);
+        let tc = test_cases().into_iter().find(|t| t.0 == 16).unwrap();
+        let key: [u8; 32] = tc.1.try_into().unwrap();
+        let m = Msg {
+            iv: tc.5.try_into().unwrap(),
+            aad: tc.2,
+            data: tc.3,
+            decrypt: false,
+            tag: [0; 16],
+        };
+        for cfg in Config::ALL {
+            let r = run_gcm(
+                cfg,
+                Some([0; 32]),
+                &key,
+                std::slice::from_ref(&m),
+                &mut rng,
+                false,
+            )
+            .res;
+            assert_eq!(r[0].data, tc.4, "{cfg}");
+            assert_eq!(r[0].tag.to_vec(), tc.6, "{cfg}");
+        }
     }
 
     #[test]
