@@ -13,7 +13,7 @@
 //! **latency is 15 clocks** (accepted on the edge ending cycle *c*, on
 //! `out_*` during cycle *c + 15*). `in_ready` is high while idle, or in the
 //! 14th round when the output register is free (`!out_valid || out_ready`).
-//! Key load: `key_ready` rises 14 clocks after the `key_load` strobe.
+//! Key load: `key_ready` rises 15 clocks after the `key_load` strobe.
 //!
 //! Round keys are held in the key schedule's registers; the round key is
 //! selected by a 15:1 multiplexer indexed by the round counter.
@@ -204,7 +204,7 @@ mod tests {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
         let mut uut = new_iter();
         let key = [9u8; 32];
-        assert_eq!(load_key(&mut uut, &key), 14);
+        assert_eq!(load_key(&mut uut, &key), 15);
         let n = 16;
         let blocks: Vec<([u8; 16], bool)> = (0..n as u8).map(|i| ([i; 16], i % 2 == 0)).collect();
         let r = stream(&mut uut, &blocks, 1.0, 1.0, &mut rng);

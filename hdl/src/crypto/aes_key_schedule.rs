@@ -1,5 +1,5 @@
 //! AES-256 key expansion (FIPS-197 §5.2), iterative: one round key
-//! (four words `w[4k..4k+3]`) per clock, 13 clocks after `load`, stored in
+//! (four words `w[4k..4k+3]`) per clock after `load`, stored in
 //! registers as a 1920-bit word with round key *k* at bits `[128k+127:128k]`.
 //!
 //! Decryption uses the straightforward inverse cipher (FIPS-197 §5.3,
@@ -25,7 +25,7 @@ pub struct AesKeySchedule {
     pub key: Signal<In, Bits<256>>,
     /// Strobe: start expanding `key`.
     pub load: Signal<In, Bit>,
-    /// All 15 round keys are valid (14 clocks after `load`).
+    /// All 15 round keys are valid (15 clocks after the `load` edge).
     pub ready: Signal<Out, Bit>,
     /// Round key *k* at `[128k+127:128k]`, k = 0..=14 (internal use only).
     pub round_keys: Signal<Out, Bits<1920>>,
@@ -43,6 +43,7 @@ pub struct AesKeySchedule {
     n2: Signal<Local, Bits<32>>,
     n3: Signal<Local, Bits<32>>,
     next_key: Signal<Local, Bits<128>>,
+    entry: Signal<Local, Bits<128>>,
     sub_word: SubBytes<32>,
 }
 
@@ -71,12 +72,25 @@ impl Logic for AesKeySchedule {
             | (bit_cast::<128, 32>(self.n1.val()) << 32)
             | (bit_cast::<128, 32>(self.n2.val()) << 64)
             | (bit_cast::<128, 32>(self.n3.val()) << 96);
-        if self.busy.q.val() {
-            self.prev.d.next = self.last.q.val();
-            self.last.d.next = self.next_key.val();
+        // The round-key register only ever shifts by one round key, so each
+        // of its 1920 flip-flops has a single source (plus clock enable).
+        self.entry.next = self.next_key.val();
+        if self.k.q.val() == 1 {
+            self.entry.next = self.last.q.val();
+        }
+        if self.load.val() {
+            self.entry.next = self.key.val().get_bits::<128>(0);
+        }
+        if self.busy.q.val() | self.load.val() {
             self.keys.d.next =
-                (self.keys.q.val() >> 128) | (bit_cast::<1920, 128>(self.next_key.val()) << 1792);
+                (self.keys.q.val() >> 128) | (bit_cast::<1920, 128>(self.entry.val()) << 1792);
+        }
+        if self.busy.q.val() {
             self.k.d.next = self.k.q.val() + 1;
+            if self.k.q.val() != 1 {
+                self.prev.d.next = self.last.q.val();
+                self.last.d.next = self.next_key.val();
+            }
             if !self.k.q.val().get_bit(0) {
                 self.rcon.d.next = self.rcon.q.val() << 1;
             }
@@ -86,12 +100,11 @@ impl Logic for AesKeySchedule {
             }
         }
         if self.load.val() {
-            // Round keys 0 and 1 are the cipher key itself (§5.2).
+            // Round keys 0 and 1 are the cipher key itself (§5.2): w[0..3]
+            // is stored on the load clock, w[4..7] on the next one.
             self.prev.d.next = self.key.val().get_bits::<128>(0);
             self.last.d.next = self.key.val().get_bits::<128>(128);
-            self.keys.d.next =
-                (self.keys.q.val() >> 256) | (bit_cast::<1920, 256>(self.key.val()) << 1664);
-            self.k.d.next = 2.into();
+            self.k.d.next = 1.into();
             self.rcon.d.next = 1.into();
             self.busy.d.next = true;
             self.done.d.next = false;
@@ -145,7 +158,7 @@ mod tests {
         );
         let (cycles, rk) = expand(&mut uut, &a3[..32]);
         assert_eq!(hex::encode(&rk), hex::encode(&a3));
-        assert_eq!(cycles, 14, "load + 13 expansion clocks");
+        assert_eq!(cycles, 15, "load + key 1 + 13 expansion clocks");
         // FIPS-197 Appendix C.3: round[r].k_sch for key 000102..1f
         // (a reload overwrites the previous key completely).
         let key: Vec<u8> = (0u8..32).collect();

@@ -15,7 +15,7 @@
 //!
 //! **Latency: 14 clocks** — a block accepted on the rising edge ending cycle
 //! *c* is presented on `out_*` during cycle *c + 14* (if never stalled).
-//! Key load: `key_ready` rises 14 clocks after the `key_load` strobe.
+//! Key load: `key_ready` rises 15 clocks after the `key_load` strobe.
 
 use super::aes_key_schedule::AesKeySchedule;
 use super::aes_round::AesRound;
@@ -187,7 +187,7 @@ mod tests {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2);
         let mut uut = new_pipe();
         let key = [7u8; 32];
-        assert_eq!(load_key(&mut uut, &key), 14);
+        assert_eq!(load_key(&mut uut, &key), 15);
         let blocks: Vec<([u8; 16], bool)> = (0..64u8).map(|i| ([i; 16], i % 3 == 0)).collect();
         let r = stream(&mut uut, &blocks, 1.0, 1.0, &mut rng);
         assert_eq!(r.first_latency, AES_PIPE_LATENCY);

@@ -124,13 +124,6 @@ impl<const N: usize> Logic for GfInvBytes<N> {
     }
 
     fn hdl(&self) -> Verilog {
-        let cases = self
-            ._table
-            .iter()
-            .enumerate()
-            .map(|(a, v)| format!("    8'h{a:02x}: ginv = 8'h{v:02x};"))
-            .collect::<Vec<_>>()
-            .join("\n");
         let lanes = (0..N / 8)
             .map(|i| {
                 format!(
@@ -144,21 +137,217 @@ impl<const N: usize> Logic for GfInvBytes<N> {
             .collect::<Vec<_>>()
             .join("\n");
         Verilog::Custom(format!(
+            "{}\nalways @* begin\n{lanes}\nend\n",
+            TowerField::new().verilog_functions()
+        ))
+    }
+}
+
+/// GF(2^8) inversion in the composite field GF((2^4)^2), the usual compact
+/// S-box construction (Satoh et al. / Canright): the byte is mapped by a
+/// linear isomorphism into pairs `h·Y + l` over GF(16) = GF(2)[z]/(z^4+z+1)
+/// with `Y^2 = Y + λ`, inverted there as `d = λh^2 + hl + l^2`,
+/// `(h, l)^-1 = (h·d^-1, (h+l)·d^-1)`, and mapped back. The isomorphism is
+/// found at construction (no pasted constants). This is what the Verilog of
+/// [`GfInvBytes`] computes (small and quick to synthesize); the simulation
+/// uses the table. `aes_sbox::tests` checks the model on all 256 inputs
+/// and proves the emitted Verilog equal to the table with yosys.
+pub struct TowerField {
+    lambda: u8,
+    /// Column *j*: the AES-field byte of composite basis bit *j*
+    /// (bits 0..3 = `l`, 4..7 = `h`).
+    to_aes: [u8; 8],
+    /// Column *j*: the composite bits of AES bit *j*.
+    from_aes: [u8; 8],
+}
+
+/// GF(16) multiplication modulo z^4 + z + 1.
+fn gf16_mul(mut a: u8, mut b: u8) -> u8 {
+    let mut p = 0;
+    while b != 0 {
+        if b & 1 != 0 {
+            p ^= a;
+        }
+        a <<= 1;
+        if a & 0x10 != 0 {
+            a ^= 0x13;
+        }
+        b >>= 1;
+    }
+    p & 0xf
+}
+
+fn gf16_inv(a: u8) -> u8 {
+    (0..16).find(|&b| gf16_mul(a, b) == 1).unwrap_or(0)
+}
+
+/// Applies a GF(2)-linear map given by its columns.
+fn apply(cols: &[u8; 8], v: u8) -> u8 {
+    (0..8)
+        .filter(|j| v >> j & 1 != 0)
+        .fold(0, |acc, j| acc ^ cols[j])
+}
+
+impl Default for TowerField {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TowerField {
+    /// Finds λ (y^2 + y + λ irreducible over GF(16)) and the isomorphism.
+    pub fn new() -> Self {
+        let lambda = (1..16u8)
+            .find(|&l| (0..16).all(|t| gf16_mul(t, t) ^ t != l))
+            .expect("no irreducible y^2+y+λ");
+        let pow = |x: u8, n: u32| (0..n).fold(1u8, |acc, _| gf_mul(acc, x));
+        // Any g with g^4 + g + 1 = 0 generates the GF(16) subfield; any Y
+        // with Y^2 + Y + φ(λ) = 0 completes the basis.
+        for g in 2..=255u8 {
+            if pow(g, 4) ^ g ^ 1 != 0 {
+                continue;
+            }
+            let phi16 = |v: u8| {
+                (0..4)
+                    .filter(|i| v >> i & 1 != 0)
+                    .fold(0, |acc, i| acc ^ pow(g, i))
+            };
+            let phil = phi16(lambda);
+            for y in 2..=255u8 {
+                if gf_mul(y, y) ^ y ^ phil != 0 {
+                    continue;
+                }
+                let to_aes: [u8; 8] = core::array::from_fn(|j| {
+                    if j < 4 {
+                        pow(g, j as u32)
+                    } else {
+                        gf_mul(pow(g, j as u32 - 4), y)
+                    }
+                });
+                // Invert the 8x8 matrix by enumerating its 256 images.
+                let mut from_aes = [0u8; 8];
+                let mut hit = 0u32;
+                for v in 0..=255u8 {
+                    let x = apply(&to_aes, v);
+                    if x.count_ones() == 1 {
+                        from_aes[x.trailing_zeros() as usize] = v;
+                        hit += 1;
+                    }
+                }
+                if hit == 8 {
+                    return Self {
+                        lambda,
+                        to_aes,
+                        from_aes,
+                    };
+                }
+            }
+        }
+        panic!("no GF((2^4)^2) isomorphism found");
+    }
+
+    /// The bit-exact model of the emitted Verilog.
+    pub fn inv(&self, x: u8) -> u8 {
+        let c = apply(&self.from_aes, x);
+        let (l, h) = (c & 0xf, c >> 4);
+        let d = gf16_mul(self.lambda, gf16_mul(h, h)) ^ gf16_mul(h, l) ^ gf16_mul(l, l);
+        let di = gf16_inv(d);
+        let out = (gf16_mul(h, di) << 4) | gf16_mul(h ^ l, di);
+        apply(&self.to_aes, out)
+    }
+
+    /// Verilog: `function [7:0] ginv` and its GF(16) helpers.
+    pub fn verilog_functions(&self) -> String {
+        // XOR of the input bits selected by a linear map's row `bit`.
+        let row = |cols: &[u8], input: &str, bit: usize| {
+            let terms: Vec<String> = (0..cols.len())
+                .filter(|j| cols[*j] >> bit & 1 != 0)
+                .map(|j| format!("{input}[{j}]"))
+                .collect();
+            if terms.is_empty() {
+                "1'b0".to_string()
+            } else {
+                terms.join(" ^ ")
+            }
+        };
+        let lin = |name: &str, cols: &[u8], input: &str, width: usize| {
+            (0..width)
+                .map(|b| format!("    {name}[{b}] = {};", row(cols, input, b)))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let mul_bits = (0..4)
+            .map(|k| {
+                let terms: Vec<String> = (0..16)
+                    .filter(|ij| gf16_mul(1 << (ij / 4), 1 << (ij % 4)) >> k & 1 != 0)
+                    .map(|ij| format!("(a[{}] & b[{}])", ij / 4, ij % 4))
+                    .collect();
+                format!("    gf16_mul[{k}] = {};", terms.join(" ^ "))
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let sq_cols: Vec<u8> = (0..4).map(|j| gf16_mul(1 << j, 1 << j)).collect();
+        let sqs_cols: Vec<u8> = sq_cols.iter().map(|&c| gf16_mul(self.lambda, c)).collect();
+        let inv_cases = (0..16)
+            .map(|a| format!("    4'h{a:x}: gf16_inv = 4'h{:x};", gf16_inv(a)))
+            .collect::<Vec<_>>()
+            .join("\n");
+        format!(
             "\
-// GF(2^8) multiplicative inverse, FIPS-197 §5.1.1 (0 maps to 0)
-function [7:0] ginv;
-  input [7:0] a;
+// GF(2^8) inverse (FIPS-197 §5.1.1, 0 -> 0) in GF((2^4)^2):
+// GF(16) = GF(2)[z]/(z^4+z+1), Y^2 = Y + {lambda:#x}.
+function [3:0] gf16_mul;
+  input [3:0] a;
+  input [3:0] b;
+  begin
+{mul_bits}
+  end
+endfunction
+
+function [3:0] gf16_sq;
+  input [3:0] a;
+  begin
+{sq}
+  end
+endfunction
+
+function [3:0] gf16_sqs;
+  input [3:0] a;
+  begin
+{sqs}
+  end
+endfunction
+
+function [3:0] gf16_inv;
+  input [3:0] a;
   case (a)
-{cases}
-    default: ginv = 8'h00;
+{inv_cases}
+    default: gf16_inv = 4'h0;
   endcase
 endfunction
 
-always @* begin
-{lanes}
-end
-"
-        ))
+function [7:0] ginv;
+  input [7:0] a;
+  reg [7:0] c;
+  reg [7:0] o;
+  reg [3:0] d;
+  reg [3:0] di;
+  begin
+{from}
+    d = gf16_sqs(c[7:4]) ^ gf16_mul(c[7:4], c[3:0]) ^ gf16_sq(c[3:0]);
+    di = gf16_inv(d);
+    o[7:4] = gf16_mul(c[7:4], di);
+    o[3:0] = gf16_mul(c[7:4] ^ c[3:0], di);
+{to}
+  end
+endfunction
+",
+            lambda = self.lambda,
+            sq = lin("gf16_sq", &sq_cols, "a", 4),
+            sqs = lin("gf16_sqs", &sqs_cols, "a", 4),
+            from = lin("c", &self.from_aes, "a", 8),
+            to = lin("ginv", &self.to_aes, "o", 8),
+        )
     }
 }
 
@@ -353,6 +542,51 @@ mod tests {
         let st = unhex("00102030405060708090a0b0c0d0e0f0");
         let y = run(&mut uut, &st.try_into().unwrap(), false);
         assert_eq!(y, unhex("63cab7040953d051cd60e0e7ba70e18c"));
+    }
+
+    #[test]
+    fn tower_field_model_is_gf_inverse() {
+        let tf = TowerField::new();
+        for x in 0..=255u8 {
+            assert_eq!(tf.inv(x), gf_inv(x), "tower-field inverse of {x:#x}");
+        }
+    }
+
+    /// Proves with yosys (SAT, all 2^8 inputs) that the emitted tower-field
+    /// Verilog `ginv` equals the GF(2^8) inverse table.
+    #[test]
+    fn tower_field_verilog_equals_table() {
+        let cases: String = gf_inv_table()
+            .iter()
+            .enumerate()
+            .map(|(a, v)| format!("    8'h{a:02x}: ginv = 8'h{v:02x};\n"))
+            .collect();
+        let v = format!(
+            "module tbl(input [7:0] x, output reg [7:0] y);\n\
+             function [7:0] ginv; input [7:0] a; case (a)\n{cases}    default: ginv = 8'h00;\n\
+             endcase endfunction\nalways @* y = ginv(x);\nendmodule\n\
+             module tow(input [7:0] x, output reg [7:0] y);\n{}\nalways @* y = ginv(x);\nendmodule\n",
+            TowerField::new().verilog_functions()
+        );
+        let dir = std::env::temp_dir().join(format!("nitrous-ginv-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("ginv.v"), v).unwrap();
+        let out = std::process::Command::new("yosys")
+            .current_dir(&dir)
+            .args(["-q", "-p"])
+            .arg(
+                "read_verilog ginv.v; proc; memory; opt_clean; miter -equiv -flatten -make_outputs tbl tow miter; \
+                 hierarchy -top miter; sat -verify -prove trigger 0 miter",
+            )
+            .output()
+            .expect("cannot run yosys");
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(
+            out.status.success(),
+            "tower-field Verilog differs from the table:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     #[test]
