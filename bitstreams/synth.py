@@ -262,7 +262,18 @@ def write_perf(section):
     PERF.write_text(text)
 
 
+def render():
+    """`synth.py --render`: rewrite the PERFORMANCE.md section from synth.json."""
+    d = json.loads((BUILD / "synth.json").read_text())
+    p = subprocess.run([str(GEN), "--list"], capture_output=True, text=True, check=True)
+    known = [l.split()[0] for l in p.stdout.splitlines() if l.strip()]
+    write_perf(perf_section(d["results"], d.get("not_registered", []), d["generated"], known))
+    return 0
+
+
 def main():
+    if sys.argv[1:] == ["--render"]:
+        return render()
     timeout = int(os.environ.get("SYNTH_TIMEOUT", "3600"))
     freq = os.environ.get("SYNTH_FREQ", "100")
     p = subprocess.run([str(GEN), "--list"], capture_output=True, text=True, check=True)
