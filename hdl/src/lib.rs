@@ -10,6 +10,7 @@
 //! `u128::from_le_bytes(block)`. Keys follow the same rule
 //! (`Bits<256>` for AES-256, `Bits<512>` for XTS-AES-256).
 
+pub mod board;
 pub mod config;
 pub mod crypto;
 pub mod sim_selftest;

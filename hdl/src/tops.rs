@@ -61,6 +61,11 @@ pub fn all() -> Vec<Top> {
             description: "AES-256-GCM engine, iterative AES + digit-serial GHASH (crypto/gcm.rs)",
             verilog: || gcm_verilog(crate::Config::Compact),
         },
+        Top {
+            name: "board_ulx3s",
+            description: "ULX3S (ECP5-85F) board: UART debug link + compact XTS and GCM (board/)",
+            verilog: board_ulx3s,
+        },
     ]
 }
 
@@ -91,6 +96,13 @@ fn aes_full() -> String {
 fn aes_compact() -> String {
     use rust_hdl::prelude::*;
     let mut uut = crate::crypto::aes_iter::AesIter::<AES_TOP_TAG>::default();
+    uut.connect_all();
+    generate_verilog(&uut)
+}
+
+fn board_ulx3s() -> String {
+    use rust_hdl::prelude::*;
+    let mut uut = crate::board::board_ulx3s::BoardUlx3s::ulx3s();
     uut.connect_all();
     generate_verilog(&uut)
 }
