@@ -19,7 +19,7 @@
 //! is on ([`Sim::trace_to`], or the `NITROUS_TRACE=<file.fst>` environment
 //! variable; see the README).
 //!
-//! ```no_run
+//! ```
 //! # #[cfg(nsim_top_sim_selftest)] {
 //! use nitrous_sim::{models::SimSelftest, Model, Sim};
 //! let mut sim = Sim::<SimSelftest>::new().unwrap();
@@ -37,7 +37,7 @@ pub mod raw;
 mod sim;
 
 pub use error::{Error, Result};
-pub use sim::{Sim, HALF_PERIOD};
+pub use sim::{Sim, HALF_PERIOD, TRACE_ENV};
 
 /// Generated models, one struct per verilated top (see the crate docs).
 pub mod models {
