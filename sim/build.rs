@@ -214,6 +214,22 @@ fn run() -> BResult<()> {
         names.push(top.name);
         println!("cargo:rustc-cfg=nsim_top_{}", top.name);
     }
+    let _ = writeln!(
+        rust,
+        "/// A new model of top `name`, if it was built (see [`TOPS`])."
+    );
+    let _ = writeln!(
+        rust,
+        "pub fn by_name(name: &str) -> Option<Box<dyn crate::AnyModel>> {{\n    match name {{"
+    );
+    for n in &names {
+        let _ = writeln!(
+            rust,
+            "        {n:?} => Some(Box::new(<{} as crate::Model>::new())),",
+            camel(n)
+        );
+    }
+    let _ = writeln!(rust, "        _ => None,\n    }}\n}}");
     let _ = writeln!(rust, "/// Names of the tops compiled into this build.");
     let _ = writeln!(rust, "pub const TOPS: &[&str] = &{names:?};");
     let _ = writeln!(
