@@ -166,6 +166,7 @@ fn run() -> BResult<()> {
         // Lets tests and users write #[cfg(nsim_top_<name>)].
         println!("cargo::rustc-check-cfg=cfg(nsim_top_{})", t.name);
     }
+    println!("cargo::rustc-check-cfg=cfg(nsim_no_tops)");
     let selected: Vec<_> = match env::var("NITROUS_SIM_TOPS") {
         Ok(list) if !list.trim().is_empty() => {
             let wanted: Vec<&str> = list
@@ -220,16 +221,24 @@ fn run() -> BResult<()> {
     );
     let _ = writeln!(
         rust,
-        "pub fn by_name(name: &str) -> Option<Box<dyn crate::AnyModel>> {{\n    match name {{"
+        "pub fn by_name(name: &str) -> Option<Box<dyn crate::AnyModel>> {{"
     );
-    for n in &names {
-        let _ = writeln!(
-            rust,
-            "        {n:?} => Some(Box::new(<{} as crate::Model>::new())),",
-            camel(n)
-        );
+    if names.is_empty() {
+        let _ = writeln!(rust, "    let _ = name;\n    None\n}}");
+    } else {
+        let _ = writeln!(rust, "    match name {{");
+        for n in &names {
+            let _ = writeln!(
+                rust,
+                "        {n:?} => Some(Box::new(<{} as crate::Model>::new())),",
+                camel(n)
+            );
+        }
+        let _ = writeln!(rust, "        _ => None,\n    }}\n}}");
     }
-    let _ = writeln!(rust, "        _ => None,\n    }}\n}}");
+    if names.is_empty() {
+        println!("cargo:rustc-cfg=nsim_no_tops");
+    }
     let _ = writeln!(rust, "/// Names of the tops compiled into this build.");
     let _ = writeln!(rust, "pub const TOPS: &[&str] = &{names:?};");
     let _ = writeln!(
