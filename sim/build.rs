@@ -261,12 +261,21 @@ fn run() -> BResult<()> {
 
     // Link order: shims, then models, then the shared runtime, then C++ std.
     println!("cargo:rustc-link-search=native={}", lib_dir.display());
-    for n in &names {
-        println!("cargo:rustc-link-lib=static=nsim_shim_{n}");
-        println!("cargo:rustc-link-lib=static=nsim_model_{n}");
-    }
     let fmt = if settings.fst { "fst" } else { "vcd" };
-    println!("cargo:rustc-link-lib=static=nsim_vlrt_{fmt}");
+    let mut libs: Vec<String> = Vec::new();
+    for n in &names {
+        libs.push(format!("nsim_shim_{n}"));
+        libs.push(format!("nsim_model_{n}"));
+    }
+    libs.push(format!("nsim_vlrt_{fmt}"));
+    for l in &libs {
+        println!("cargo:rustc-link-lib=static={l}");
+        // Rerun (a cache hit) if the shared cache loses or replaces it.
+        println!(
+            "cargo:rerun-if-changed={}",
+            lib_dir.join(format!("lib{l}.a")).display()
+        );
+    }
     println!("cargo:rustc-link-lib=dylib=stdc++");
     println!("cargo:rustc-link-lib=dylib=z");
     Ok(())
