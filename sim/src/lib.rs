@@ -19,7 +19,7 @@
 //! is on ([`Sim::trace_to`], or the `NITROUS_TRACE=<file.fst>` environment
 //! variable; see the README).
 //!
-//! ```no_run
+//! ```
 //! # #[cfg(nsim_top_sim_selftest)] {
 //! use nitrous_sim::{models::SimSelftest, Model, Sim};
 //! let mut sim = Sim::<SimSelftest>::new().unwrap();
@@ -44,7 +44,7 @@ pub mod raw;
 mod sim;
 
 pub use error::{Error, Result};
-pub use sim::{Sim, HALF_PERIOD};
+pub use sim::{Sim, HALF_PERIOD, TRACE_ENV};
 
 /// Generated models, one struct per verilated top (see the crate docs).
 pub mod models {
@@ -248,6 +248,54 @@ pub trait Model: Send + Sized {
     /// Runs the design's `final` blocks (also done on drop).
     fn finish(&mut self) {
         self.raw_mut().finish()
+    }
+}
+
+/// Object-safe view of any [`Model`], for code that picks a top at run
+/// time (`models::by_name("sim_selftest")`). Implemented for every model.
+pub trait AnyModel: Send {
+    /// Top name.
+    fn name(&self) -> &'static str;
+    /// One-line description.
+    fn description(&self) -> &'static str;
+    /// Ports in declaration order.
+    fn ports(&self) -> &'static [PortInfo];
+    /// See [`Model::eval`].
+    fn eval(&mut self);
+    /// See [`Model::set`].
+    fn set(&mut self, name: &str, value: &[u32]) -> Result<()>;
+    /// See [`Model::get`].
+    fn get(&self, name: &str) -> Result<Vec<u32>>;
+    /// See [`Model::trace_open`].
+    fn trace_open(&mut self, path: &std::path::Path) -> Result<()>;
+    /// See [`Model::trace_dump`].
+    fn trace_dump(&mut self, time: u64);
+}
+
+impl<M: Model> AnyModel for M {
+    fn name(&self) -> &'static str {
+        M::NAME
+    }
+    fn description(&self) -> &'static str {
+        M::DESCRIPTION
+    }
+    fn ports(&self) -> &'static [PortInfo] {
+        M::PORTS
+    }
+    fn eval(&mut self) {
+        Model::eval(self)
+    }
+    fn set(&mut self, name: &str, value: &[u32]) -> Result<()> {
+        Model::set(self, name, value)
+    }
+    fn get(&self, name: &str) -> Result<Vec<u32>> {
+        Model::get(self, name)
+    }
+    fn trace_open(&mut self, path: &std::path::Path) -> Result<()> {
+        Model::trace_open(self, path)
+    }
+    fn trace_dump(&mut self, time: u64) {
+        Model::trace_dump(self, time)
     }
 }
 

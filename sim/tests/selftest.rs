@@ -452,3 +452,20 @@ fn trace_errors() {
         let _ = std::fs::remove_file(ok);
     }
 }
+
+#[test]
+fn models_can_be_chosen_at_run_time() {
+    assert!(nitrous_sim::models::by_name("no_such_top").is_none());
+    let mut m = nitrous_sim::models::by_name("sim_selftest").expect("built");
+    assert_eq!(m.name(), "sim_selftest");
+    assert_eq!(m.ports().len(), SimSelftest::PORTS.len());
+    m.set("in_byte", &[0x0f]).unwrap();
+    m.eval();
+    assert_eq!(m.get("comb_byte").unwrap(), vec![0x0f ^ 0xa5]);
+    assert!(matches!(m.get("nope"), Err(Error::UnknownPort { .. })));
+    // Every built top can be constructed by name.
+    for name in nitrous_sim::models::TOPS {
+        let m = nitrous_sim::models::by_name(name).unwrap();
+        assert_eq!(m.name(), *name);
+    }
+}
