@@ -8,6 +8,9 @@
 //! as sideband signals.
 
 use crate::control::mailbox::Mailbox;
+use crate::nvme::front::NvmeFront;
+use crate::nvme::mover::NvmeMover;
+use crate::pcie::dma_arbiter::DmaArbiter;
 use crate::pcie::msix::Msix;
 use crate::pcie::router::Router;
 use crate::Config;
@@ -79,6 +82,16 @@ pub struct Card {
     router: Router,
     mbox: Mailbox,
     msix: Msix,
+    front: NvmeFront,
+    mover: NvmeMover,
+    arb: DmaArbiter,
+    /// A mailbox Disable waiting for a cycle without a platform FLR.
+    dis_pend: DFF<bool>,
+    dis_pend_func: DFF<Bits<FUNC_BITS>>,
+    /// The function-reset strobe given to the front and MSI-X: a platform
+    /// FLR, else a pending mailbox Disable.
+    fn_reset: Signal<Local, bool>,
+    fn_reset_func: Signal<Local, Bits<FUNC_BITS>>,
 }
 
 impl Card {
@@ -89,7 +102,6 @@ impl Card {
             "num_vfs must be 1..={}",
             nitrous_regmap::card::MAX_VFS
         );
-        let _ = cfg;
         Card {
             clock: Default::default(),
             reset: Default::default(),
@@ -148,6 +160,13 @@ impl Card {
             router: Default::default(),
             mbox: Mailbox::new(num_vfs),
             msix: Default::default(),
+            front: NvmeFront::new(num_vfs),
+            mover: NvmeMover::new(cfg),
+            arb: Default::default(),
+            dis_pend: Default::default(),
+            dis_pend_func: Default::default(),
+            fn_reset: Default::default(),
+            fn_reset_func: Default::default(),
         }
     }
 }
@@ -190,25 +209,81 @@ impl Logic for Card {
         self.router.mx_rvalid.next = self.msix.rb_rvalid.val();
         self.router.mx_rdata.next = self.msix.rb_rdata.val();
 
-        // NVMe front: not yet in this top (VF registers read 0).
-        self.router.fr_rvalid.next = false;
-        self.router.fr_rdata.next = 0.into();
+        // Function resets: a platform FLR (PCIe 4.0 §6.6.2) and a mailbox
+        // Disable both reset the function's controller and mask its MSI-X
+        // vectors. A Disable that coincides with an FLR waits a cycle.
+        dff_setup!(self, clock, dis_pend, dis_pend_func);
+        if self.mbox.dis_valid.val() {
+            self.dis_pend.d.next = true;
+            self.dis_pend_func.d.next = self.mbox.dis_func.val();
+        }
+        self.fn_reset.next = self.flr_valid.val() | self.dis_pend.q.val();
+        self.fn_reset_func.next = self.dis_pend_func.q.val();
+        if self.flr_valid.val() {
+            self.fn_reset_func.next = self.flr_func.val();
+        } else if self.dis_pend.q.val() & !self.mbox.dis_valid.val() {
+            self.dis_pend.d.next = false;
+        }
+        if self.reset.val() {
+            self.dis_pend.d.next = false;
+        }
 
-        // Mailbox side ports.
-        self.mbox.key_sel.next = 0.into();
-        self.mbox.prov_func.next = 0.into();
-        self.mbox.cnt_served.next = false;
-        self.mbox.cnt_rejected.next = false;
-        self.mbox.cnt_func.next = 0.into();
-        self.mbox.cnt_fault.next = false;
-        self.mbox.cnt_fault_func.next = 0.into();
+        // NVMe front: registers of every VF.
+        self.front.clock.next = self.clock.val();
+        self.front.reset.next = self.reset.val();
+        self.front.cfg_vf_enable.next = self.cfg_vf_enable.val();
+        self.front.flr_valid.next = self.fn_reset.val();
+        self.front.flr_func.next = self.fn_reset_func.val();
+        self.front.rb_valid.next = self.router.fr_valid.val();
+        self.front.rb_func.next = self.router.rb_func.val();
+        self.front.rb_addr.next = self.router.rb_addr.val();
+        self.front.rb_write.next = self.router.rb_write.val();
+        self.front.rb_wdata.next = self.router.rb_wdata.val();
+        self.router.fr_rvalid.next = self.front.rb_rvalid.val();
+        self.router.fr_rdata.next = self.front.rb_rdata.val();
 
-        // MSI-X.
-        self.msix.flr_valid.next = self.flr_valid.val();
-        self.msix.flr_func.next = self.flr_func.val();
-        self.msix.irq_valid.next = false;
-        self.msix.irq_func.next = 0.into();
-        self.msix.irq_vector.next = 0.into();
+        // Provisioning lookup and counters.
+        self.mbox.prov_func.next = self.front.prov_func.val();
+        self.front.prov_enabled.next = self.mbox.prov_enabled.val();
+        self.front.prov_blocks.next = self.mbox.prov_blocks.val();
+        self.front.prov_lba_shift.next = self.mbox.prov_lba_shift.val();
+        self.front.prov_base.next = self.mbox.prov_base.val();
+        self.front.prov_slot.next = self.mbox.prov_slot.val();
+        self.mbox.cnt_served.next = self.front.cnt_served.val();
+        self.mbox.cnt_rejected.next = self.front.cnt_rejected.val();
+        self.mbox.cnt_func.next = self.front.cnt_func.val();
+        self.mbox.cnt_fault.next = self.mover.cnt_fault.val();
+        self.mbox.cnt_fault_func.next = self.mover.cnt_fault_func.val();
+
+        // Front -> mover commands; key slots -> the mover's XTS key port only.
+        self.mover.clock.next = self.clock.val();
+        self.mover.reset.next = self.reset.val();
+        self.mover.mv_valid.next = self.front.mv_valid.val();
+        self.front.mv_ready.next = self.mover.mv_ready.val();
+        self.mover.mv_func.next = self.front.mv_func.val();
+        self.mover.mv_op.next = self.front.mv_op.val();
+        self.mover.mv_prp1.next = self.front.mv_prp1.val();
+        self.mover.mv_prp2.next = self.front.mv_prp2.val();
+        self.mover.mv_len.next = self.front.mv_len.val();
+        self.mover.mv_slba.next = self.front.mv_slba.val();
+        self.mover.mv_lba_shift.next = self.front.mv_lba_shift.val();
+        self.mover.mv_base.next = self.front.mv_base.val();
+        self.mover.mv_slot.next = self.front.mv_slot.val();
+        self.mover.gd_valid.next = self.front.gd_valid.val();
+        self.front.gd_ready.next = self.mover.gd_ready.val();
+        self.mover.gd_data.next = self.front.gd_data.val();
+        self.front.md_valid.next = self.mover.md_valid.val();
+        self.front.md_status.next = self.mover.md_status.val();
+        self.mbox.key_sel.next = self.mover.key_sel.val();
+        self.mover.key_data.next = self.mbox.key_data.val();
+
+        // MSI-X: VF interrupts from the front, PF vector 0 from the mailbox.
+        self.msix.flr_valid.next = self.fn_reset.val();
+        self.msix.flr_func.next = self.fn_reset_func.val();
+        self.msix.irq_valid.next = self.front.irq_valid.val();
+        self.front.irq_ready.next = self.msix.irq_ready.val();
+        self.msix.irq_func.next = self.front.irq_func.val();
+        self.msix.irq_vector.next = self.front.irq_vector.val();
         self.msix.pf_irq_valid.next = self.mbox.irq_valid.val();
         self.mbox.irq_ready.next = self.msix.pf_irq_ready.val();
         self.mx_valid.next = self.msix.mx_valid.val();
@@ -218,25 +293,74 @@ impl Logic for Card {
         self.mx_addr.next = self.msix.mx_addr.val();
         self.mx_data.next = self.msix.mx_data.val();
 
-        // DMA and backend: no requester yet.
-        self.rq_valid.next = false;
-        self.rq_func.next = 0.into();
-        self.rq_write.next = false;
-        self.rq_addr.next = 0.into();
-        self.rq_len.next = 0.into();
-        self.rq_tag.next = 0.into();
-        self.wd_valid.next = false;
-        self.wd_data.next = 0.into();
-        self.wd_last.next = false;
-        self.rc_ready.next = true;
-        self.bq_valid.next = false;
-        self.bq_write.next = false;
-        self.bq_addr.next = 0.into();
-        self.bq_len.next = 0.into();
-        self.bq_tag.next = 0.into();
-        self.bw_valid.next = false;
-        self.bw_data.next = 0.into();
-        self.bw_last.next = false;
-        self.br_ready.next = true;
+        // DMA: front (tags 0x00..0x7F) and mover (0x80..0xFF) -> arbiter.
+        self.arb.clock.next = self.clock.val();
+        self.arb.reset.next = self.reset.val();
+        self.arb.a_rq_valid.next = self.front.rq_valid.val();
+        self.front.rq_ready.next = self.arb.a_rq_ready.val();
+        self.arb.a_rq_func.next = self.front.rq_func.val();
+        self.arb.a_rq_write.next = self.front.rq_write.val();
+        self.arb.a_rq_addr.next = self.front.rq_addr.val();
+        self.arb.a_rq_len.next = self.front.rq_len.val();
+        self.arb.a_rq_tag.next = self.front.rq_tag.val();
+        self.arb.a_wd_valid.next = self.front.wd_valid.val();
+        self.front.wd_ready.next = self.arb.a_wd_ready.val();
+        self.arb.a_wd_data.next = self.front.wd_data.val();
+        self.arb.a_wd_last.next = self.front.wd_last.val();
+        self.front.rc_valid.next = self.arb.a_rc_valid.val();
+        self.arb.a_rc_ready.next = self.front.rc_ready.val();
+        self.arb.b_rq_valid.next = self.mover.rq_valid.val();
+        self.mover.rq_ready.next = self.arb.b_rq_ready.val();
+        self.arb.b_rq_func.next = self.mover.rq_func.val();
+        self.arb.b_rq_write.next = self.mover.rq_write.val();
+        self.arb.b_rq_addr.next = self.mover.rq_addr.val();
+        self.arb.b_rq_len.next = self.mover.rq_len.val();
+        self.arb.b_rq_tag.next = self.mover.rq_tag.val();
+        self.arb.b_wd_valid.next = self.mover.wd_valid.val();
+        self.mover.wd_ready.next = self.arb.b_wd_ready.val();
+        self.arb.b_wd_data.next = self.mover.wd_data.val();
+        self.arb.b_wd_last.next = self.mover.wd_last.val();
+        self.mover.rc_valid.next = self.arb.b_rc_valid.val();
+        self.arb.b_rc_ready.next = self.mover.rc_ready.val();
+        self.rq_valid.next = self.arb.rq_valid.val();
+        self.arb.rq_ready.next = self.rq_ready.val();
+        self.rq_func.next = self.arb.rq_func.val();
+        self.rq_write.next = self.arb.rq_write.val();
+        self.rq_addr.next = self.arb.rq_addr.val();
+        self.rq_len.next = self.arb.rq_len.val();
+        self.rq_tag.next = self.arb.rq_tag.val();
+        self.wd_valid.next = self.arb.wd_valid.val();
+        self.arb.wd_ready.next = self.wd_ready.val();
+        self.wd_data.next = self.arb.wd_data.val();
+        self.wd_last.next = self.arb.wd_last.val();
+        self.arb.rc_valid.next = self.rc_valid.val();
+        self.rc_ready.next = self.arb.rc_ready.val();
+        self.arb.rc_tag.next = self.rc_tag.val();
+        self.front.rc_tag.next = self.rc_tag.val();
+        self.front.rc_data.next = self.rc_data.val();
+        self.front.rc_last.next = self.rc_last.val();
+        self.front.rc_err.next = self.rc_err.val();
+        self.mover.rc_tag.next = self.rc_tag.val();
+        self.mover.rc_data.next = self.rc_data.val();
+        self.mover.rc_last.next = self.rc_last.val();
+        self.mover.rc_err.next = self.rc_err.val();
+
+        // Storage backend: the mover's port (ciphertext only).
+        self.bq_valid.next = self.mover.bq_valid.val();
+        self.mover.bq_ready.next = self.bq_ready.val();
+        self.bq_write.next = self.mover.bq_write.val();
+        self.bq_addr.next = self.mover.bq_addr.val();
+        self.bq_len.next = self.mover.bq_len.val();
+        self.bq_tag.next = self.mover.bq_tag.val();
+        self.bw_valid.next = self.mover.bw_valid.val();
+        self.mover.bw_ready.next = self.bw_ready.val();
+        self.bw_data.next = self.mover.bw_data.val();
+        self.bw_last.next = self.mover.bw_last.val();
+        self.mover.br_valid.next = self.br_valid.val();
+        self.br_ready.next = self.mover.br_ready.val();
+        self.mover.br_tag.next = self.br_tag.val();
+        self.mover.br_data.next = self.br_data.val();
+        self.mover.br_last.next = self.br_last.val();
+        self.mover.br_err.next = self.br_err.val();
     }
 }
