@@ -15,6 +15,7 @@ pub mod card;
 pub mod config;
 pub mod control;
 pub mod crypto;
+pub mod nvme;
 pub mod pcie;
 pub mod sim_selftest;
 pub mod synth;

@@ -62,6 +62,11 @@ pub fn all() -> Vec<Top> {
             verilog: || gcm_verilog(crate::Config::Compact),
         },
         Top {
+            name: "nvme_front",
+            description: "NVMe 1.4 controller front-end for 4 VFs: registers, queues, admin, I/O checks (nvme/front.rs)",
+            verilog: nvme_front,
+        },
+        Top {
             name: "board_ulx3s",
             description: "ULX3S (ECP5-85F) board: UART debug link + compact XTS and GCM (board/)",
             verilog: board_ulx3s,
@@ -116,6 +121,16 @@ fn aes_compact() -> String {
 fn board_ulx3s() -> String {
     use rust_hdl::prelude::*;
     let mut uut = crate::board::board_ulx3s::BoardUlx3s::ulx3s();
+    uut.connect_all();
+    generate_verilog(&uut)
+}
+
+/// VF count of the standalone `nvme_front` top.
+pub const NVME_FRONT_TOP_VFS: usize = 4;
+
+fn nvme_front() -> String {
+    use rust_hdl::prelude::*;
+    let mut uut = crate::nvme::front::NvmeFront::new(NVME_FRONT_TOP_VFS);
     uut.connect_all();
     generate_verilog(&uut)
 }

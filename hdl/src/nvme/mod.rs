@@ -1,0 +1,2 @@
+pub mod admin_data;
+pub mod front;
