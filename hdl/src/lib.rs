@@ -13,6 +13,7 @@
 pub mod board;
 pub mod config;
 pub mod crypto;
+pub mod nvme;
 pub mod sim_selftest;
 pub mod synth;
 pub mod tops;

@@ -1,0 +1,3 @@
+//! NVMe function (NVMe 1.4): command front-end and data mover.
+
+pub mod mover;
