@@ -63,12 +63,14 @@ pub fn all() -> Vec<Top> {
         },
         Top {
             name: "nvme_mover",
-            description: "NVMe data mover: PRPs, host DMA, inline XTS, backend (nvme/mover.rs, Config::Full)",
+            description:
+                "NVMe data mover: PRPs, host DMA, inline XTS, backend (nvme/mover.rs, Config::Full)",
             verilog: || nvme_mover_verilog(crate::Config::Full),
         },
         Top {
             name: "nvme_mover_compact",
-            description: "NVMe data mover with the iterative XTS engine (nvme/mover.rs, Config::Compact)",
+            description:
+                "NVMe data mover with the iterative XTS engine (nvme/mover.rs, Config::Compact)",
             verilog: || nvme_mover_verilog(crate::Config::Compact),
         },
         Top {

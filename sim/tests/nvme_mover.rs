@@ -224,12 +224,15 @@ impl Mem {
     /// Equal as memories (absent pages are zero pages).
     fn same(&self, other: &Mem) -> Option<u64> {
         let zero = vec![0u8; PAGE as usize];
-        let keys: HashSet<u64> = self.pages.keys().chain(other.pages.keys()).copied().collect();
+        let keys: HashSet<u64> = self
+            .pages
+            .keys()
+            .chain(other.pages.keys())
+            .copied()
+            .collect();
         let mut bad: Vec<u64> = keys
             .into_iter()
-            .filter(|k| {
-                self.pages.get(k).unwrap_or(&zero) != other.pages.get(k).unwrap_or(&zero)
-            })
+            .filter(|k| self.pages.get(k).unwrap_or(&zero) != other.pages.get(k).unwrap_or(&zero))
             .collect();
         bad.sort();
         bad.first().copied()
@@ -365,9 +368,12 @@ impl<P: Ports> Harness<P> {
                 Some(h) if rc_offer => {
                     let beats = h.data.len().div_ceil(16);
                     let e = (16 * rc_beat + 16).min(h.data.len());
-                    let d = if h.err { 0 } else { u128_of(&h.data[16 * rc_beat..e]) };
-                    self.dut
-                        .set_rc(true, h.tag, d, rc_beat + 1 == beats, h.err);
+                    let d = if h.err {
+                        0
+                    } else {
+                        u128_of(&h.data[16 * rc_beat..e])
+                    };
+                    self.dut.set_rc(true, h.tag, d, rc_beat + 1 == beats, h.err);
                 }
                 _ => self.dut.set_rc(false, 0, 0, false, false),
             }
@@ -403,7 +409,10 @@ impl<P: Ports> Harness<P> {
             }
             let (rqv, rqw, rqa, rql, rqt, rqf) = self.dut.rq();
             if let Some(h) = rq_hold {
-                assert!(rqv && h == (rqw, rqa, rql, rqt), "rq changed while not ready");
+                assert!(
+                    rqv && h == (rqw, rqa, rql, rqt),
+                    "rq changed while not ready"
+                );
             }
             rq_hold = None;
             let rq_fire = rqv && rdy[0];
@@ -416,7 +425,10 @@ impl<P: Ports> Harness<P> {
                     (4..=4096).contains(&l) && l % 4 == 0 && a % 4 == 0,
                     "rq {a:#x}+{l}"
                 );
-                assert!(a / PAGE == (a + l - 1) / PAGE, "rq {a:#x}+{l} crosses 4 KiB");
+                assert!(
+                    a / PAGE == (a + l - 1) / PAGE,
+                    "rq {a:#x}+{l} crosses 4 KiB"
+                );
                 assert_eq!(rqf, c.func, "rq_func");
                 if rqw {
                     writes.push_back((a, l, 0));
@@ -424,8 +436,8 @@ impl<P: Ports> Harness<P> {
                     assert!(rqt >= 0x80, "mover read tag {rqt:#x} below 0x80");
                     let mut data = vec![0u8; l as usize];
                     self.mem.read(a, &mut data);
-                    let err = (a / PAGE..=(a + l - 1) / PAGE)
-                        .any(|p| self.fault_pages.contains(&p));
+                    let err =
+                        (a / PAGE..=(a + l - 1) / PAGE).any(|p| self.fault_pages.contains(&p));
                     reads.push_back(HostRead {
                         tag: rqt,
                         data,
@@ -496,7 +508,9 @@ impl<P: Ports> Harness<P> {
             bw_hold = None;
             if bwv {
                 if rdy[3] {
-                    let w = be_writes.front_mut().expect("bw beat before its bq request");
+                    let w = be_writes
+                        .front_mut()
+                        .expect("bw beat before its bq request");
                     let a = (w.0 + w.1) as usize;
                     self.backend[a..a + 16].copy_from_slice(&bwd.to_le_bytes());
                     w.1 += 16;
@@ -528,8 +542,14 @@ impl<P: Ports> Harness<P> {
                 assert!(accepted);
                 assert!(reads.is_empty(), "md_valid with reads outstanding");
                 assert!(writes.is_empty(), "md_valid with a host write unfinished");
-                assert!(be_writes.is_empty(), "md_valid with a backend write unfinished");
-                assert!(be_reads.is_empty(), "md_valid with backend reads unanswered");
+                assert!(
+                    be_writes.is_empty(),
+                    "md_valid with a backend write unfinished"
+                );
+                assert!(
+                    be_reads.is_empty(),
+                    "md_valid with backend reads unanswered"
+                );
                 assert_eq!(gd_next, gd_beats, "md_valid before all gd beats were taken");
                 let out = Outcome {
                     status: mds,
@@ -544,7 +564,10 @@ impl<P: Ports> Harness<P> {
                     self.dut.set_gd(false, 0);
                     self.dut.eval_();
                     assert!(!self.dut.md().0, "second md_valid");
-                    assert!(!self.dut.rq().0 && !self.dut.bq().0, "request after md_valid");
+                    assert!(
+                        !self.dut.rq().0 && !self.dut.bq().0,
+                        "request after md_valid"
+                    );
                     self.dut.tick_();
                     self.cycle += 1;
                 }
@@ -571,12 +594,18 @@ fn xts(key: &[u8; 64]) -> xts_mode::Xts128<aes::Aes256> {
 /// PRP walk per NVMe 1.4 §4.3 (4 KiB memory pages), with nitrous' rule
 /// that data pointers are 16-byte aligned (docs/CARD.md). `Err(2)`: PRP
 /// Offset Invalid; `Err(1)`: a list page is behind an IOMMU fault.
-fn prp_walk(mem: &Mem, faults: &HashSet<u64>, prp1: u64, prp2: u64, len: u64) -> Result<Vec<(u64, u64)>, u8> {
+fn prp_walk(
+    mem: &Mem,
+    faults: &HashSet<u64>,
+    prp1: u64,
+    prp2: u64,
+    len: u64,
+) -> Result<Vec<(u64, u64)>, u8> {
     let mut segs = Vec::new();
     if len == 0 {
         return Ok(segs);
     }
-    if prp1 % 16 != 0 {
+    if !prp1.is_multiple_of(16) {
         return Err(2);
     }
     let l0 = len.min(PAGE - prp1 % PAGE);
@@ -586,13 +615,13 @@ fn prp_walk(mem: &Mem, faults: &HashSet<u64>, prp1: u64, prp2: u64, len: u64) ->
         return Ok(segs);
     }
     if rem <= PAGE {
-        if prp2 % PAGE != 0 {
+        if !prp2.is_multiple_of(PAGE) {
             return Err(2);
         }
         segs.push((prp2, rem));
         return Ok(segs);
     }
-    if prp2 % 8 != 0 {
+    if !prp2.is_multiple_of(8) {
         return Err(2);
     }
     let mut ptr = prp2;
@@ -601,7 +630,7 @@ fn prp_walk(mem: &Mem, faults: &HashSet<u64>, prp1: u64, prp2: u64, len: u64) ->
             return Err(1);
         }
         let e = mem.read_u64(ptr);
-        if e % PAGE != 0 {
+        if !e.is_multiple_of(PAGE) {
             return Err(2);
         }
         if ptr % PAGE == PAGE - 8 && rem > PAGE {
@@ -661,7 +690,10 @@ fn expected(c: &Cmd, mem: &Mem, backend: &[u8], keys: &[[u8; 64]; 16]) -> (Mem, 
             };
             for i in 0..nlb as usize {
                 let mut blk = plain[i * lba..(i + 1) * lba].to_vec();
-                x.encrypt_sector(&mut blk, xts_mode::get_tweak_default(c.slba as u128 + i as u128));
+                x.encrypt_sector(
+                    &mut blk,
+                    xts_mode::get_tweak_default(c.slba as u128 + i as u128),
+                );
                 b[at(i as u64)..at(i as u64) + lba].copy_from_slice(&blk);
             }
         }
@@ -745,7 +777,9 @@ impl<P: Ports> Harness<P> {
             panic!("{c:?}: host memory page {p:#x} differs from the model");
         }
         if self.backend != want_be {
-            let i = (0..BACKEND_BYTES).find(|&i| self.backend[i] != want_be[i]).unwrap();
+            let i = (0..BACKEND_BYTES)
+                .find(|&i| self.backend[i] != want_be[i])
+                .unwrap();
             panic!("{c:?}: backend byte {i:#x} differs from xts-mode");
         }
         o
@@ -782,12 +816,54 @@ fn cmd(op: u8, prp1: u64, prp2: u64, len: u32, slba: u64, shift: u8, slot: u8) -
 fn layouts(shift: u8) -> Vec<(&'static str, u32, Layout)> {
     let lba = 1u32 << shift;
     vec![
-        ("prp1 only", lba.min(4096), Layout::Prp { off1: 0, list_off: 0 }),
-        ("prp1+prp2", 8192, Layout::Prp { off1: 0, list_off: 0 }),
-        ("prp1 offset + prp2", 4096, Layout::Prp { off1: 0x200, list_off: 0 }),
-        ("list", 5 * 4096, Layout::Prp { off1: 0, list_off: 0x100 }),
-        ("list chained", 6 * 4096, Layout::Prp { off1: 0x30, list_off: 4096 - 16 }),
-        ("list chained twice", 3 * 4096 + 1024, Layout::Prp { off1: 0x7f0, list_off: 4096 - 8 }),
+        (
+            "prp1 only",
+            lba.min(4096),
+            Layout::Prp {
+                off1: 0,
+                list_off: 0,
+            },
+        ),
+        (
+            "prp1+prp2",
+            8192,
+            Layout::Prp {
+                off1: 0,
+                list_off: 0,
+            },
+        ),
+        (
+            "prp1 offset + prp2",
+            4096,
+            Layout::Prp {
+                off1: 0x200,
+                list_off: 0,
+            },
+        ),
+        (
+            "list",
+            5 * 4096,
+            Layout::Prp {
+                off1: 0,
+                list_off: 0x100,
+            },
+        ),
+        (
+            "list chained",
+            6 * 4096,
+            Layout::Prp {
+                off1: 0x30,
+                list_off: 4096 - 16,
+            },
+        ),
+        (
+            "list chained twice",
+            3 * 4096 + 1024,
+            Layout::Prp {
+                off1: 0x7f0,
+                list_off: 4096 - 8,
+            },
+        ),
     ]
 }
 
@@ -804,7 +880,14 @@ fn round_trip<P: Ports>(h: &mut Harness<P>) {
             let wc = cmd(OP_WRITE, w1, w2, len, slba, shift, 5);
             h.run_ok(&wc);
             // Read back into a buffer of another layout.
-            let (r1, r2) = h.buffer(len as u64, Layout::Prp { off1: 0x40, list_off: 4096 - 24 }, &mut used);
+            let (r1, r2) = h.buffer(
+                len as u64,
+                Layout::Prp {
+                    off1: 0x40,
+                    list_off: 4096 - 24,
+                },
+                &mut used,
+            );
             let rc = cmd(OP_READ, r1, r2, len, slba, shift, 5);
             h.run_ok(&rc);
             let segs_w = prp_walk(&h.mem, &HashSet::new(), w1, w2, len as u64).unwrap();
@@ -856,7 +939,14 @@ fn zeroes_and_host_write<P: Ports>(h: &mut Harness<P>) {
     }
     // HOST_WRITE: exactly len bytes land, nothing after them.
     let mut used = HashSet::new();
-    for (len, off1) in [(4096u32, 0u64), (516, 0), (516, 0xff0), (4096, 0x810), (4, 0x20), (2052, 0x400)] {
+    for (len, off1) in [
+        (4096u32, 0u64),
+        (516, 0),
+        (516, 0xff0),
+        (4096, 0x810),
+        (4, 0x20),
+        (2052, 0x400),
+    ] {
         let (p1, p2) = h.buffer(len as u64, Layout::Prp { off1, list_off: 0 }, &mut used);
         // Pre-fill the pages so that an overrun would show.
         for a in [p1 & !(PAGE - 1), p2 & !(PAGE - 1)] {
@@ -899,7 +989,14 @@ fn bad_prps<P: Ports>(h: &mut Harness<P>) {
             c
         };
         // PRP1 not 16-byte aligned.
-        let (p1, p2) = h.buffer(4096, Layout::Prp { off1: 0x100, list_off: 0 }, &mut used);
+        let (p1, p2) = h.buffer(
+            4096,
+            Layout::Prp {
+                off1: 0x100,
+                list_off: 0,
+            },
+            &mut used,
+        );
         let c = hw(cmd(op, p1 + 8, p2, 4096, 1, 9, 2), &mut h.rng);
         h.run_untouched(&c, 2);
         // PRP2 (second data pointer) with an offset.
@@ -911,7 +1008,14 @@ fn bad_prps<P: Ports>(h: &mut Harness<P>) {
         // A list entry with an offset, deep in a chained list: found by the
         // validation pass before anything moves.
         let len = 7 * 4096u64;
-        let (l1, l2) = h.buffer(len, Layout::Prp { off1: 0, list_off: 4096 - 16 }, &mut used);
+        let (l1, l2) = h.buffer(
+            len,
+            Layout::Prp {
+                off1: 0,
+                list_off: 4096 - 16,
+            },
+            &mut used,
+        );
         h.fill(l1, l2, len);
         let segs = prp_walk(&h.mem, &HashSet::new(), l1, l2, len).unwrap();
         // Find the list slot holding data segment 5 (on the chained page).
@@ -949,7 +1053,14 @@ fn faults<P: Ports>(h: &mut Harness<P>) {
     // WRITE whose third data page faults: status 1, one cnt_fault per
     // faulted read, backend changed only inside the command's LBAs.
     let len = 6 * 4096u64;
-    let (p1, p2) = h.buffer(len, Layout::Prp { off1: 0, list_off: 0x80 }, &mut used);
+    let (p1, p2) = h.buffer(
+        len,
+        Layout::Prp {
+            off1: 0,
+            list_off: 0x80,
+        },
+        &mut used,
+    );
     h.fill(p1, p2, len);
     let segs = prp_walk(&h.mem, &HashSet::new(), p1, p2, len).unwrap();
     h.fault_pages.insert(segs[2].0 / PAGE);
@@ -960,18 +1071,31 @@ fn faults<P: Ports>(h: &mut Harness<P>) {
     assert_eq!(o.faults, 1, "one cnt_fault per faulted read");
     let lo = (c.base + (c.slba << 9)) as usize;
     let hi = lo + len as usize;
-    assert!(h.backend[..lo] == be[..lo] && h.backend[hi..] == be[hi..], "backend changed outside the command");
+    assert!(
+        h.backend[..lo] == be[..lo] && h.backend[hi..] == be[hi..],
+        "backend changed outside the command"
+    );
     // The LBAs fully received before the faulted page hold their ciphertext.
     let x = xts(&h.keys[4]);
     let plain = gather(&h.mem, &segs[..2]);
     for i in 0..16usize {
         let mut blk = plain[i * 512..(i + 1) * 512].to_vec();
         x.encrypt_sector(&mut blk, xts_mode::get_tweak_default(100 + i as u128));
-        assert!(h.backend[lo + i * 512..lo + (i + 1) * 512] == blk[..], "LBA {i} before the fault");
+        assert!(
+            h.backend[lo + i * 512..lo + (i + 1) * 512] == blk[..],
+            "LBA {i} before the fault"
+        );
     }
     h.fault_pages.clear();
     // READ whose PRP list page faults: status 1, nothing moved.
-    let (r1, r2) = h.buffer(len, Layout::Prp { off1: 0, list_off: 0x80 }, &mut used);
+    let (r1, r2) = h.buffer(
+        len,
+        Layout::Prp {
+            off1: 0,
+            list_off: 0x80,
+        },
+        &mut used,
+    );
     h.fault_pages.insert(r2 / PAGE);
     let c = cmd(OP_READ, r1, r2, len as u32, 100, 9, 4);
     let o = h.run_untouched(&c, 1);
@@ -1014,7 +1138,14 @@ fn mover_compact_faults_and_bad_prps() {
 fn mover_key_reload_between_slots() {
     let mut h = full(12);
     let mut used = HashSet::new();
-    let (p1, p2) = h.buffer(4096, Layout::Prp { off1: 0, list_off: 0 }, &mut used);
+    let (p1, p2) = h.buffer(
+        4096,
+        Layout::Prp {
+            off1: 0,
+            list_off: 0,
+        },
+        &mut used,
+    );
     h.fill(p1, p2, 4096);
     // Same data, same LBAs, slots 1, 2, 1, 1: each backend image must be
     // the ciphertext under that command's slot (run_ok checks xts-mode).
@@ -1023,7 +1154,10 @@ fn mover_key_reload_between_slots() {
         h.run_ok(&cmd(OP_WRITE, p1, p2, 4096, 9, 9, slot));
         images.push(h.backend[0x10_0000 + 9 * 512..0x10_0000 + 17 * 512].to_vec());
     }
-    assert!(images[0] != images[1], "slots 1 and 2 gave the same ciphertext");
+    assert!(
+        images[0] != images[1],
+        "slots 1 and 2 gave the same ciphertext"
+    );
     assert!(images[0] == images[2] && images[2] == images[3]);
 }
 
@@ -1035,7 +1169,14 @@ fn mover_4k_cycles() {
     let mut h = full(13);
     let mut used = HashSet::new();
     for shift in [12u8, 9] {
-        let (p1, p2) = h.buffer(4096, Layout::Prp { off1: 0, list_off: 0 }, &mut used);
+        let (p1, p2) = h.buffer(
+            4096,
+            Layout::Prp {
+                off1: 0,
+                list_off: 0,
+            },
+            &mut used,
+        );
         h.fill(p1, p2, 4096);
         // First command loads the key; measure the second of each kind.
         let mut w = 0;
@@ -1044,10 +1185,21 @@ fn mover_4k_cycles() {
             w = h.run_ok(&cmd(OP_WRITE, p1, p2, 4096, 3, shift, 6)).cycles;
             r = h.run_ok(&cmd(OP_READ, p1, p2, 4096, 3, shift, 6)).cycles;
         }
-        let (q1, q2) = h.buffer(128 * 1024, Layout::Prp { off1: 0, list_off: 0 }, &mut used);
+        let (q1, q2) = h.buffer(
+            128 * 1024,
+            Layout::Prp {
+                off1: 0,
+                list_off: 0,
+            },
+            &mut used,
+        );
         h.fill(q1, q2, 128 * 1024);
-        let wl = h.run_ok(&cmd(OP_WRITE, q1, q2, 128 * 1024, 3, shift, 6)).cycles;
-        let rl = h.run_ok(&cmd(OP_READ, q1, q2, 128 * 1024, 3, shift, 6)).cycles;
+        let wl = h
+            .run_ok(&cmd(OP_WRITE, q1, q2, 128 * 1024, 3, shift, 6))
+            .cycles;
+        let rl = h
+            .run_ok(&cmd(OP_READ, q1, q2, 128 * 1024, 3, shift, 6))
+            .cycles;
         println!(
             "nvme_mover full, LBA {} B: 4 KiB WRITE {w} cycles, 4 KiB READ {r} cycles; \
              128 KiB (PRP list) WRITE {wl} cycles ({:.2} B/cycle), READ {rl} cycles ({:.2} B/cycle)",
@@ -1055,12 +1207,22 @@ fn mover_4k_cycles() {
             131072.0 / wl as f64,
             131072.0 / rl as f64
         );
-        assert!(w < 256 + 64 && r < 256 + 64, "4 KiB not streaming: W {w} R {r}");
-        assert!(wl < 8192 + 8192 / 8 && rl < 8192 + 8192 / 8, "128 KiB not streaming");
+        assert!(
+            w < 256 + 64 && r < 256 + 64,
+            "4 KiB not streaming: W {w} R {r}"
+        );
+        assert!(
+            wl < 8192 + 8192 / 8 && rl < 8192 + 8192 / 8,
+            "128 KiB not streaming"
+        );
     }
 }
 
-fn random_cmd<P: Ports>(h: &mut Harness<P>, used: &mut HashSet<u64>, max_len: u32) -> (Cmd, Option<u8>) {
+fn random_cmd<P: Ports>(
+    h: &mut Harness<P>,
+    used: &mut HashSet<u64>,
+    max_len: u32,
+) -> (Cmd, Option<u8>) {
     let shift = if h.rng.gen_bool(0.6) { 9u8 } else { 12 };
     let op = [OP_READ, OP_WRITE, OP_ZEROES, OP_HOST_WRITE][h.rng.gen_range(0..4)];
     let len = if op == OP_HOST_WRITE {
@@ -1070,13 +1232,25 @@ fn random_cmd<P: Ports>(h: &mut Harness<P>, used: &mut HashSet<u64>, max_len: u3
         h.rng.gen_range(1..=max_nlb) << shift
     };
     let off1 = 16 * h.rng.gen_range(0..256u64);
-    let list_off = if h.rng.gen_bool(0.5) { 4096 - 8 * h.rng.gen_range(1..6u64) } else { 8 * h.rng.gen_range(0..512u64) };
+    let list_off = if h.rng.gen_bool(0.5) {
+        4096 - 8 * h.rng.gen_range(1..6u64)
+    } else {
+        8 * h.rng.gen_range(0..512u64)
+    };
     let (mut p1, mut p2) = h.buffer(len as u64, Layout::Prp { off1, list_off }, used);
     if op == OP_WRITE {
         h.fill(p1, p2, len as u64);
     }
     let nlb_max = (BACKEND_BYTES as u64 - 0x10_0000) >> shift;
-    let mut c = cmd(op, p1, p2, len, h.rng.gen_range(0..nlb_max - (len >> shift) as u64), shift, h.rng.gen_range(0..16));
+    let mut c = cmd(
+        op,
+        p1,
+        p2,
+        len,
+        h.rng.gen_range(0..nlb_max - (len >> shift) as u64),
+        shift,
+        h.rng.gen_range(0..16),
+    );
     c.func = h.rng.gen_range(0..32);
     c.base = 512 * h.rng.gen_range(0..16u64);
     if op == OP_HOST_WRITE {
@@ -1088,7 +1262,11 @@ fn random_cmd<P: Ports>(h: &mut Harness<P>, used: &mut HashSet<u64>, max_len: u3
         p1 += 4 * h.rng.gen_range(1..4u64);
         c.prp1 = p1;
         bad = Some(2);
-    } else if op != OP_ZEROES && len as u64 > PAGE - off1 && (len as u64) - (PAGE - off1) <= PAGE && h.rng.gen_bool(0.1) {
+    } else if op != OP_ZEROES
+        && len as u64 > PAGE - off1
+        && (len as u64) - (PAGE - off1) <= PAGE
+        && h.rng.gen_bool(0.1)
+    {
         p2 += 16;
         c.prp2 = p2;
         bad = Some(2);
@@ -1098,25 +1276,76 @@ fn random_cmd<P: Ports>(h: &mut Harness<P>, used: &mut HashSet<u64>, max_len: u3
 
 fn random_differential<P: Ports>(h: &mut Harness<P>, n: usize, max_len: u32) {
     let mut used = HashSet::new();
-    for i in 0..n {
+    // [op][status] counts, printed at the end.
+    let mut seen = [[0usize; 4]; 4];
+    for _ in 0..n {
         h.stall = [0, 0, 10, 30, 50][h.rng.gen_range(0..5)];
         h.latency = [0, 1, 5, 20][h.rng.gen_range(0..4)];
         h.be_latency = [0, 2, 10][h.rng.gen_range(0..3)];
         let (c, bad) = random_cmd(h, &mut used, max_len);
-        match bad {
-            Some(s) => {
-                h.run_untouched(&c, s);
-            }
-            None => {
-                h.run_ok(&c);
+        let moves_host = c.op == OP_READ || c.op == OP_WRITE;
+        if bad.is_none() && moves_host && h.rng.gen_bool(0.1) {
+            // An IOMMU fault on one page the command reads: a data page
+            // (WRITE) or a list page (READ or WRITE with a list).
+            let segs = prp_walk(&h.mem, &HashSet::new(), c.prp1, c.prp2, c.len as u64).unwrap();
+            let list = segs.len() > 2;
+            let page = if list && (c.op == OP_READ || h.rng.gen_bool(0.5)) {
+                c.prp2 / PAGE
+            } else if c.op == OP_WRITE {
+                segs[h.rng.gen_range(0..segs.len())].0 / PAGE
+            } else {
+                u64::MAX
+            };
+            if page != u64::MAX {
+                h.fault_pages.insert(page);
+                let (mem, be) = (h.mem.clone(), h.backend.clone());
+                let o = h.run(&c);
+                assert_eq!(o.status, 1, "{c:?}: faulted command");
+                assert_eq!(o.faults, 1, "{c:?}: cnt_fault");
+                let lo = (c.base + (c.slba << c.shift)) as usize;
+                let hi = lo + c.len as usize;
+                assert!(
+                    h.backend[..lo] == be[..lo] && h.backend[hi..] == be[hi..],
+                    "{c:?}: backend changed outside the command's LBAs"
+                );
+                // Host memory changes only inside the command's buffer.
+                let mut allowed = mem.clone();
+                let mut now_in = Vec::new();
+                for &(a, l) in &segs {
+                    let mut b = vec![0u8; l as usize];
+                    h.mem.read(a, &mut b);
+                    now_in.push((a, b));
+                }
+                for (a, b) in now_in {
+                    allowed.write(a, &b);
+                }
+                assert!(
+                    h.mem.same(&allowed).is_none(),
+                    "{c:?}: host memory changed outside the buffer"
+                );
+                h.fault_pages.clear();
+                seen[c.op as usize][1] += 1;
+                continue;
             }
         }
+        let o = match bad {
+            Some(s) => h.run_untouched(&c, s),
+            None => h.run_ok(&c),
+        };
+        seen[c.op as usize][o.status as usize] += 1;
         if used.len() > 20_000 {
             used.clear();
             h.mem = Mem::default();
         }
-        let _ = i;
     }
+    println!("random commands [op READ, WRITE, ZEROES, HOST_WRITE][status 0..3]: {seen:?}");
+    for (op, s) in seen.iter().enumerate() {
+        assert!(s[0] > 0, "op {op} never succeeded in the random run");
+    }
+    assert!(
+        seen.iter().map(|s| s[1]).sum::<usize>() > 0
+            && seen.iter().map(|s| s[2]).sum::<usize>() > 0
+    );
 }
 
 fn cases(default: usize) -> usize {
