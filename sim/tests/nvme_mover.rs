@@ -263,6 +263,11 @@ struct Harness<P: Ports> {
     stall: u32,
     /// Backend LBA whose reads fail (br_err).
     be_err_addr: Option<u64>,
+    /// Host change during a command: after `.0` read requests touching the
+    /// pages `.1`, write `.3` (8 bytes) at `.2`, or (`.2 == 0`) make page
+    /// `.3` fault. Models a host that rewrites its PRP list under the
+    /// device (the mover walks a list twice: validation, then data).
+    host_change: Option<(usize, HashSet<u64>, u64, u64)>,
     cycle: u64,
 }
 
@@ -298,6 +303,7 @@ impl<P: Ports> Harness<P> {
             be_latency: 0,
             stall: 0,
             be_err_addr: None,
+            host_change: None,
             cycle: 0,
         }
     }
@@ -434,6 +440,20 @@ impl<P: Ports> Harness<P> {
                     writes.push_back((a, l, 0));
                 } else {
                     assert!(rqt >= 0x80, "mover read tag {rqt:#x} below 0x80");
+                    if let Some((n, pages, addr, v)) = &mut self.host_change {
+                        if pages.contains(&(a / PAGE)) {
+                            if *n == 0 {
+                                if *addr == 0 {
+                                    self.fault_pages.insert(*v);
+                                } else {
+                                    self.mem.write(*addr, &v.to_le_bytes());
+                                }
+                                self.host_change = None;
+                            } else {
+                                *n -= 1;
+                            }
+                        }
+                    }
                     let mut data = vec![0u8; l as usize];
                     self.mem.read(a, &mut data);
                     let err =
@@ -1367,4 +1387,117 @@ fn mover_random_differential() {
 fn mover_compact_random_differential() {
     let mut h = compact(0xB0B);
     random_differential(&mut h, cases(40), 8 * 1024);
+}
+
+/// The host rewrites its PRP list (a bad entry) or loses a list page to
+/// the IOMMU after the validation pass: the data pass finds it and aborts
+/// mid-transfer. Status 2 / 1, exactly one md_valid, no hang, changes only
+/// inside the command's LBAs (WRITE) or buffer (READ), and the next
+/// command is exact.
+fn list_changed_mid_command<P: Ports>(h: &mut Harness<P>) {
+    let mut used = HashSet::new();
+    for (op, fault, shift) in [
+        (OP_READ, false, 9u8),
+        (OP_READ, true, 12),
+        (OP_WRITE, false, 12),
+        (OP_WRITE, true, 9),
+    ] {
+        let len = 9 * 4096u64;
+        let (p1, p2) = h.buffer(
+            len,
+            Layout::Prp {
+                off1: 0x400,
+                list_off: 4096 - 24,
+            },
+            &mut used,
+        );
+        h.fill(p1, p2, len);
+        let segs = prp_walk(&h.mem, &HashSet::new(), p1, p2, len).unwrap();
+        // List pages: PRP2's page and the chained page (the entry at 0xFF8).
+        let chained = h.mem.read_u64((p2 & !(PAGE - 1)) + PAGE - 8);
+        let lists: HashSet<u64> = [p2 / PAGE, chained / PAGE].into_iter().collect();
+        // Validation reads: 9 data entries + 1 chain pointer; then the data
+        // pass. Change things at its 4th list read.
+        let reads_before = 10 + 3;
+        // The slot of data segment 6 (on the chained page).
+        let slot = (0..512)
+            .map(|i| chained + 8 * i)
+            .find(|&a| h.mem.read_u64(a) == segs[6].0)
+            .unwrap();
+        h.host_change = Some(if fault {
+            (reads_before, lists, 0, chained / PAGE)
+        } else {
+            (reads_before, lists, slot, segs[6].0 | 0x10)
+        });
+        let c = cmd(op, p1, p2, len as u32, 200, shift, 9);
+        let (mem, be) = (h.mem.clone(), h.backend.clone());
+        let o = h.run(&c);
+        assert!(h.host_change.is_none(), "the host change never happened");
+        assert_eq!(o.status, if fault { 1 } else { 2 }, "{c:?}");
+        assert_eq!(o.faults, fault as u32, "{c:?}: cnt_fault");
+        let lo = (c.base + (c.slba << c.shift)) as usize;
+        let hi = lo + len as usize;
+        assert!(h.backend[..lo] == be[..lo] && h.backend[hi..] == be[hi..]);
+        let mut allowed = mem.clone();
+        for &(a, l) in &segs {
+            let mut b = vec![0u8; l as usize];
+            h.mem.read(a, &mut b);
+            allowed.write(a, &b);
+        }
+        let mut lw = vec![0u8; 8];
+        h.mem.read(slot, &mut lw);
+        allowed.write(slot, &lw);
+        assert!(
+            h.mem.same(&allowed).is_none(),
+            "{c:?}: host memory changed outside the buffer"
+        );
+        if op == OP_READ {
+            // The walker runs one entry ahead of the segment it hands out,
+            // which runs ahead of the one being written: the segments two
+            // before the failed entry are complete and exact (bad entry:
+            // segment 6; fault: the read of segment 3's entry).
+            let x = xts(&h.keys[9]);
+            let lba = 1usize << shift;
+            let got = gather(&h.mem, &segs[..if fault { 1 } else { 4 }]);
+            for i in 0..got.len() / lba {
+                let a = (c.base as usize) + ((200 + i) << shift);
+                let mut blk = h.backend[a..a + lba].to_vec();
+                x.decrypt_sector(&mut blk, xts_mode::get_tweak_default(200 + i as u128));
+                assert!(got[i * lba..(i + 1) * lba] == blk[..], "{c:?}: LBA {i}");
+            }
+        }
+        h.fault_pages.clear();
+        // Still exact afterwards.
+        let (q1, q2) = h.buffer(
+            len,
+            Layout::Prp {
+                off1: 0,
+                list_off: 0,
+            },
+            &mut used,
+        );
+        h.fill(q1, q2, len);
+        h.run_ok(&cmd(OP_WRITE, q1, q2, len as u32, 300, shift, 9));
+        h.run_ok(&cmd(OP_READ, q1, q2, len as u32, 300, shift, 9));
+    }
+}
+
+#[cfg(nsim_top_nvme_mover)]
+#[test]
+fn mover_list_changed_mid_command_aborts_cleanly() {
+    let mut h = full(14);
+    list_changed_mid_command(&mut h);
+    let mut h = full(15);
+    h.stall = 40;
+    h.latency = 6;
+    h.be_latency = 3;
+    list_changed_mid_command(&mut h);
+}
+
+#[cfg(nsim_top_nvme_mover_compact)]
+#[test]
+fn mover_compact_list_changed_mid_command_aborts_cleanly() {
+    let mut h = compact(16);
+    h.stall = 20;
+    list_changed_mid_command(&mut h);
 }
