@@ -67,6 +67,18 @@ pub fn all() -> Vec<Top> {
             verilog: nvme_front,
         },
         Top {
+            name: "nvme_mover",
+            description:
+                "NVMe data mover: PRPs, host DMA, inline XTS, backend (nvme/mover.rs, Config::Full)",
+            verilog: || nvme_mover_verilog(crate::Config::Full),
+        },
+        Top {
+            name: "nvme_mover_compact",
+            description:
+                "NVMe data mover with the iterative XTS engine (nvme/mover.rs, Config::Compact)",
+            verilog: || nvme_mover_verilog(crate::Config::Compact),
+        },
+        Top {
             name: "board_ulx3s",
             description: "ULX3S (ECP5-85F) board: UART debug link + compact XTS and GCM (board/)",
             verilog: board_ulx3s,
@@ -90,6 +102,13 @@ fn card_verilog(cfg: crate::Config, num_vfs: usize) -> String {
 fn ghash_verilog(cfg: crate::Config) -> String {
     use rust_hdl::prelude::*;
     let mut uut = crate::crypto::ghash::Ghash::new(cfg);
+    uut.connect_all();
+    generate_verilog(&uut)
+}
+
+fn nvme_mover_verilog(cfg: crate::Config) -> String {
+    use rust_hdl::prelude::*;
+    let mut uut = crate::nvme::mover::NvmeMover::new(cfg);
     uut.connect_all();
     generate_verilog(&uut)
 }
