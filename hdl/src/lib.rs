@@ -11,8 +11,11 @@
 //! (`Bits<256>` for AES-256, `Bits<512>` for XTS-AES-256).
 
 pub mod board;
+pub mod card;
 pub mod config;
+pub mod control;
 pub mod crypto;
+pub mod pcie;
 pub mod sim_selftest;
 pub mod synth;
 pub mod tops;

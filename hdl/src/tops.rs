@@ -66,7 +66,20 @@ pub fn all() -> Vec<Top> {
             description: "ULX3S (ECP5-85F) board: UART debug link + compact XTS and GCM (board/)",
             verilog: board_ulx3s,
         },
+        Top {
+            name: "card",
+            description:
+                "the card: PF mailbox + 4 NVMe VFs behind the host seam, full XTS (card.rs)",
+            verilog: || card_verilog(crate::Config::Full, nitrous_regmap::card::DEFAULT_VFS),
+        },
     ]
+}
+
+fn card_verilog(cfg: crate::Config, num_vfs: usize) -> String {
+    use rust_hdl::prelude::*;
+    let mut uut = crate::card::Card::new(cfg, num_vfs);
+    uut.connect_all();
+    generate_verilog(&uut)
 }
 
 fn ghash_verilog(cfg: crate::Config) -> String {

@@ -36,3 +36,72 @@ pub struct Reg {
     pub access: &'static str,
     pub doc: &'static str,
 }
+
+/// The register map as Markdown (docs/REGMAP.md is this text; a test keeps
+/// them equal, `cargo run -p nitrous-regmap --bin regmap-doc` rewrites it).
+pub fn markdown() -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let table = |s: &mut String, regs: &[Reg]| {
+        s.push_str("| offset | register | bits | access | description |\n|---|---|---|---|---|\n");
+        for r in regs {
+            let _ = writeln!(
+                s,
+                "| 0x{:04x} | {} | {} | {} | {} |",
+                r.offset, r.name, r.bits, r.access, r.doc
+            );
+        }
+        s.push('\n');
+    };
+    s.push_str("# nitrous register map\n\n");
+    s.push_str("Generated from the `nitrous-regmap` crate (`regmap/src/`) by\n");
+    s.push_str("`cargo run -p nitrous-regmap --bin regmap-doc`; do not edit by hand.\n\n");
+    let _ = writeln!(
+        s,
+        "Register-map version 0x{REGMAP_VERSION:08x}. Every function has a 64-bit BAR0 of \
+         0x{BAR0_SIZE:x} bytes; the MSI-X table is at 0x{MSIX_TABLE_OFFSET:04x} and the PBA at \
+         0x{MSIX_PBA_OFFSET:04x} of BAR0 (BIR 0). PCI IDs: vendor 0x{:04x}, PF device 0x{:04x} \
+         (class 0x{:06x}), VF device 0x{:04x} (class 0x{:06x}).\n",
+        card::VENDOR_ID,
+        card::PF_DEVICE_ID,
+        card::PF_CLASS,
+        card::VF_DEVICE_ID,
+        card::VF_CLASS
+    );
+    s.push_str("## PF BAR0: management mailbox (function 0)\n\n");
+    table(&mut s, mailbox::REGS);
+    s.push_str("### Mailbox commands (CMD[7:0])\n\n| opcode | command |\n|---|---|\n");
+    for op in mailbox::Op::ALL {
+        let _ = writeln!(s, "| 0x{:02x} | {:?} |", op as u8, op);
+    }
+    s.push_str("\n### Mailbox status (STATUS[15:8])\n\n| code | status |\n|---|---|\n");
+    for v in 0..=255u8 {
+        if let Some(st) = mailbox::Status::from_u8(v) {
+            let _ = writeln!(s, "| {v} | {st:?} |");
+        }
+    }
+    s.push_str("\n## VF BAR0: NVMe 1.4 controller (functions 1..=N)\n\n");
+    table(&mut s, nvme::REGS);
+    let _ = writeln!(
+        s,
+        "CAP = 0x{:016x}: MQES {}, CQR 1, TO {} (x 500 ms), DSTRD 0, CSS NVM, MPSMIN 4 KiB. \
+         {} I/O queue pairs, {} MSI-X vectors, MDTS 2^{} x 4 KiB.\n",
+        nvme::cap_value(),
+        nvme::MQES,
+        nvme::TIMEOUT_500MS,
+        nvme::IO_QUEUES,
+        nvme::MSIX_VECTORS,
+        nvme::MDTS
+    );
+    s.push_str("## Config space (platform model / hard IP)\n\n");
+    let _ = writeln!(
+        s,
+        "| capability | offset |\n|---|---|\n| PCI Express | 0x{:02x} |\n| MSI-X | 0x{:02x} |\n| SR-IOV (PF, extended) | 0x{:03x} |\n\nFirst VF offset {}, VF stride {}.",
+        pci::CAP_PCIE,
+        pci::CAP_MSIX,
+        pci::EXTCAP_SRIOV,
+        pci::FIRST_VF_OFFSET,
+        pci::VF_STRIDE
+    );
+    s
+}

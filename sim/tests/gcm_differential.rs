@@ -3,6 +3,12 @@
 //!
 //! `make test` runs 1,000 random cases per config; `make test-long`
 //! (NITROUS_LONG=1) runs 100,000.
+#![cfg(all(
+    nsim_top_xts_full,
+    nsim_top_xts_compact,
+    nsim_top_gcm_full,
+    nsim_top_gcm_compact
+))]
 
 use aes_gcm::aead::{AeadInPlace, KeyInit};
 use nitrous_sim::engines::gcm::Message;

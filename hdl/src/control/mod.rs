@@ -1,0 +1,3 @@
+//! The passive control plane on the PF (DESIGN.md "Control").
+
+pub mod mailbox;
