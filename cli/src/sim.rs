@@ -158,6 +158,14 @@ fn store(card: &CardFile, path: &Option<PathBuf>) -> Result<Box<dyn BlockStore>,
 
 pub fn run(a: SimArgs) -> Result<(), CliError> {
     let card = cardfile::load(&a.card).map_err(usage)?;
+    let built = nitrous_regmap::card::DEFAULT_VFS;
+    if card.vfs.len() > built {
+        return Err(usage(format!(
+            "card file {}: {} VFs; the simulated card has {built}",
+            a.card.display(),
+            card.vfs.len()
+        )));
+    }
     match a.cmd {
         SimCmd::NvmeWrite { vf, lba } => {
             let v = card.vf(vf).map_err(usage)?.clone();
