@@ -236,7 +236,7 @@ mod tests {
         let cases: Vec<(String, &str)> = vec![
             ("[[vf]\n".into(), "not valid TOML"),
             ("x = 1\n".into(), "unknown key `x`"),
-            ("backend_latency = -1\n".into(), "no [[vf]]"),
+            ("backend_latency = 5\n".into(), "no [[vf]]"),
             (format!("[[vf]]\n{good}[[vf]]\nblocks = 8\nlba_size = 1024\nkey = \"{}\"\n", key(1)),
              "vf 2: lba_size: 1024"),
             (format!("[[vf]]\nblocks = 0\nlba_size = 512\nkey = \"{}\"\n", key(1)), "vf 1: blocks"),
