@@ -8,8 +8,8 @@
 use nitrous_regmap::mailbox::{self as mb, Counter, Op, Status};
 use nitrous_regmap::{pci, CARD_ID, MSIX_TABLE_OFFSET};
 use nitrous_sim::platform::config::{
-    CMD_BUS_MASTER, CMD_MEMORY, COMMAND, MSIX_CTRL, MSIX_ENABLE, MSIX_FUNCTION_MASK,
-    PCIE_DEVCTL, SRIOV_CTRL, SRIOV_NUM_VFS, SRIOV_VF_ENABLE, SRIOV_VF_MSE,
+    CMD_BUS_MASTER, CMD_MEMORY, COMMAND, MSIX_CTRL, MSIX_ENABLE, MSIX_FUNCTION_MASK, PCIE_DEVCTL,
+    SRIOV_CTRL, SRIOV_NUM_VFS, SRIOV_VF_ENABLE, SRIOV_VF_MSE,
 };
 use nitrous_sim::platform::{self, card_platform, Error, MemStore, Platform, PlatformConfig};
 
@@ -39,7 +39,8 @@ fn enable_vfs(p: &mut Platform, n: u16) {
 fn mbox(p: &mut Platform, op: Op, func: u8, slot: u8, args: &[u32]) -> (Status, u64) {
     let before = p.bar_read32(0, 0, mb::STATUS as u64).unwrap() >> 16;
     for (i, a) in args.iter().enumerate() {
-        p.bar_write32(0, 0, (mb::ARG0 + 4 * i as u32) as u64, *a).unwrap();
+        p.bar_write32(0, 0, (mb::ARG0 + 4 * i as u32) as u64, *a)
+            .unwrap();
     }
     let cmd = op as u32 | (func as u32) << 8 | (slot as u32) << 16;
     p.bar_write32(0, 0, mb::CMD as u64, cmd).unwrap();
@@ -65,7 +66,10 @@ fn memory_space_enable_gates_bar_access() {
         p.bar_read32(0, 2, 0),
         Err(Error::NoBar { func: 0, bar: 2 })
     ));
-    assert!(matches!(p.bar_read32(0, 0, 2), Err(Error::BadOffset { .. })));
+    assert!(matches!(
+        p.bar_read32(0, 0, 2),
+        Err(Error::BadOffset { .. })
+    ));
     assert!(matches!(
         p.bar_read32(0, 0, nitrous_regmap::BAR0_SIZE),
         Err(Error::BadOffset { .. })
@@ -213,4 +217,19 @@ fn lspci_dump_of_the_platform() {
     assert!(text.starts_with("01:00.0 "));
     let vf = platform::lspci::format_function(3, p.config_space(3).unwrap());
     assert!(vf.starts_with("01:00.3 Non-Volatile memory controller"));
+}
+
+#[test]
+fn platform_speed() {
+    let mut p = platform();
+    enable_pf(&mut p);
+    enable_vfs(&mut p, 4);
+    let n = 200_000;
+    let t = std::time::Instant::now();
+    p.run(n);
+    let s = t.elapsed().as_secs_f64();
+    println!(
+        "platform + card: {n} idle cycles in {s:.2} s = {:.0} cycles/s",
+        n as f64 / s
+    );
 }

@@ -44,7 +44,10 @@ impl BlockStore for MemStore {
     fn read(&mut self, addr: u64, buf: &mut [u8]) -> std::io::Result<()> {
         for (i, b) in buf.iter_mut().enumerate() {
             let a = addr + i as u64;
-            *b = self.pages.get(&(a >> 12)).map_or(0, |p| p[(a & 4095) as usize]);
+            *b = self
+                .pages
+                .get(&(a >> 12))
+                .map_or(0, |p| p[(a & 4095) as usize]);
         }
         Ok(())
     }
@@ -244,7 +247,10 @@ impl Backend {
         if r.len == 0 || r.len > nitrous_regmap::card::MAX_REQ_BYTES {
             return Some(format!("length {}", r.len));
         }
-        if r.addr.checked_add(r.len as u64).is_none_or(|e| e > self.store.len()) {
+        if r.addr
+            .checked_add(r.len as u64)
+            .is_none_or(|e| e > self.store.len())
+        {
             return Some(format!("beyond the backend's {} bytes", self.store.len()));
         }
         None
@@ -259,12 +265,9 @@ impl Backend {
             }
             let mut d = vec![0u8; r.len as usize];
             let mut err = false;
-            let reason = self.check(&r).or_else(|| {
-                self.store
-                    .read(r.addr, &mut d)
-                    .err()
-                    .map(|e| e.to_string())
-            });
+            let reason = self
+                .check(&r)
+                .or_else(|| self.store.read(r.addr, &mut d).err().map(|e| e.to_string()));
             if let Some(reason) = reason {
                 err = true;
                 d.fill(0);

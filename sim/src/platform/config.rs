@@ -282,7 +282,10 @@ impl ConfigSpace {
     /// VF BAR0 size: BAR0_SIZE rounded up to the System Page Size
     /// (§9.3.3.14: each VF BAR is aligned to the system page size).
     pub fn vf_bar_size(&self) -> u64 {
-        let page = 4096u64 << self.get32(EXTCAP_SRIOV + SRIOV_SYSTEM_PAGE_SIZE).trailing_zeros();
+        let page = 4096u64
+            << self
+                .get32(EXTCAP_SRIOV + SRIOV_SYSTEM_PAGE_SIZE)
+                .trailing_zeros();
         regmap::BAR0_SIZE.max(page)
     }
 
@@ -639,7 +642,10 @@ mod tests {
         assert_eq!(pf.get16(s + SRIOV_TOTAL_VFS), 4);
         assert_eq!(pf.get16(s + SRIOV_VF_OFFSET), regmap::pci::FIRST_VF_OFFSET);
         assert_eq!(pf.get16(s + SRIOV_VF_STRIDE), regmap::pci::VF_STRIDE);
-        assert_eq!(pf.get32(s + SRIOV_SUPPORTED_PAGE_SIZES), SUPPORTED_PAGE_SIZES);
+        assert_eq!(
+            pf.get32(s + SRIOV_SUPPORTED_PAGE_SIZES),
+            SUPPORTED_PAGE_SIZES
+        );
         assert_eq!(pf.get32(s + SRIOV_SYSTEM_PAGE_SIZE), 1);
         assert_eq!(pf.enabled_vfs(), 0);
         // NumVFs is RW while VF Enable is clear.

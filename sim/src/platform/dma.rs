@@ -285,7 +285,14 @@ mod tests {
         };
         dma.request(h(1, 0x100000 + 32, 20), true, 0);
         dma.request(h(2, 0x900000, 16), true, 0);
-        dma.request(DmaHeader { func: 2, ..h(3, 0x100000, 16) }, true, 0);
+        dma.request(
+            DmaHeader {
+                func: 2,
+                ..h(3, 0x100000, 16)
+            },
+            true,
+            0,
+        );
         dma.request(h(4, 0x100000, 16), false, 0);
         for c in 0..6 {
             assert!(dma.rc_beat(&mut io, c).is_none());

@@ -175,7 +175,12 @@ impl Iommu {
 
     /// The pieces `(mapping, offset in it, length)` covering the access, or
     /// None if any byte is unmapped.
-    fn resolve(&self, func: u8, iova: u64, len: usize) -> Option<Vec<(Arc<dyn HostMemory>, usize, usize)>> {
+    fn resolve(
+        &self,
+        func: u8,
+        iova: u64,
+        len: usize,
+    ) -> Option<Vec<(Arc<dyn HostMemory>, usize, usize)>> {
         let d = self.domains.get(func as usize)?;
         let mut out = Vec::new();
         let mut a = iova;
@@ -328,7 +333,10 @@ mod tests {
             io.map(1, 0x0800, mem(4096, 0)),
             Err(MapError::Overlap { .. })
         ));
-        assert!(matches!(io.map(5, 0, mem(1, 0)), Err(MapError::NoDomain { .. })));
+        assert!(matches!(
+            io.map(5, 0, mem(1, 0)),
+            Err(MapError::NoDomain { .. })
+        ));
         // Unmap then access faults.
         io.unmap(1, 0x2000, 4096).unwrap();
         assert!(io.read(1, 0x2000, &mut buf, 0).is_err());

@@ -95,11 +95,17 @@ mod tests {
         let mut pf = ConfigSpace::pf(4);
         let s = regmap::pci::EXTCAP_SRIOV;
         pf.write(s + SRIOV_NUM_VFS, &2u16.to_le_bytes()).unwrap();
-        pf.write(s + SRIOV_CTRL, &(SRIOV_VF_ENABLE | SRIOV_VF_MSE).to_le_bytes())
-            .unwrap();
+        pf.write(
+            s + SRIOV_CTRL,
+            &(SRIOV_VF_ENABLE | SRIOV_VF_MSE).to_le_bytes(),
+        )
+        .unwrap();
         let mut vf = ConfigSpace::vf();
-        vf.write(regmap::pci::CAP_MSIX as u16 + MSIX_CTRL, &0x8000u16.to_le_bytes())
-            .unwrap();
+        vf.write(
+            regmap::pci::CAP_MSIX as u16 + MSIX_CTRL,
+            &0x8000u16.to_le_bytes(),
+        )
+        .unwrap();
         let dump = format_function(0, &pf) + "\n" + &format_function(1, &vf);
         let dir = std::env::temp_dir().join(format!("nsim-lspci-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -129,7 +135,10 @@ mod tests {
             "Express (v2) Endpoint",
             "FLReset+",
         ] {
-            assert!(pf_text.contains(want), "PF decode lacks {want:?}:\n{pf_text}");
+            assert!(
+                pf_text.contains(want),
+                "PF decode lacks {want:?}:\n{pf_text}"
+            );
         }
         let vf_count = format!("MSI-X: Enable+ Count={}", regmap::nvme::MSIX_VECTORS);
         for want in [
@@ -137,7 +146,10 @@ mod tests {
             vf_count.as_str(),
             "Express (v2) Endpoint",
         ] {
-            assert!(vf_text.contains(want), "VF decode lacks {want:?}:\n{vf_text}");
+            assert!(
+                vf_text.contains(want),
+                "VF decode lacks {want:?}:\n{vf_text}"
+            );
         }
         assert!(!vf_text.contains("SR-IOV"));
     }

@@ -55,9 +55,11 @@ pub struct MsixError {
     pub reason: String,
 }
 
-/// The model behind the platform, type-erased (any [`Model`] with the seam
-/// ports).
-trait Dut: Send {
+/// The clocked model behind the platform, type-erased: every Verilated
+/// [`Model`] under a [`Sim`] implements it; tests may implement it in Rust
+/// (a behavioural card) to exercise the platform's side of the seam. Port
+/// values are little-endian; `port` returns (index, width, direction).
+pub trait SeamDut: Send {
     fn name(&self) -> &'static str;
     fn port(&self, name: &str) -> Option<(usize, u32, PortDir)>;
     fn set64(&mut self, i: usize, v: u64);
@@ -72,7 +74,7 @@ trait Dut: Send {
     fn trace_flush(&mut self);
 }
 
-impl<M: Model> Dut for Sim<M> {
+impl<M: Model> SeamDut for Sim<M> {
     fn name(&self) -> &'static str {
         M::NAME
     }
@@ -116,7 +118,7 @@ macro_rules! seam_ports {
         /// Port indices of the seam, resolved once by name.
         struct Seam { $($name: usize),* }
         impl Seam {
-            fn resolve(d: &dyn Dut) -> Result<Seam> {
+            fn resolve(d: &dyn SeamDut) -> Result<Seam> {
                 Ok(Seam { $($name: {
                     let n = stringify!($name);
                     let (i, w, dir) = d.port(n).ok_or_else(|| Error::Seam {
@@ -188,7 +190,7 @@ fn words_to_bytes(w: &[u32; 4]) -> [u8; 16] {
 
 /// The platform: hard IP + host + storage around the card model.
 pub struct Platform {
-    dut: Box<dyn Dut>,
+    dut: Box<dyn SeamDut>,
     seam: Seam,
     cfg: PlatformConfig,
     /// Config space of function f at index f (0 = PF).
@@ -214,15 +216,25 @@ pub struct Platform {
 impl Platform {
     /// A platform around a fresh `M` (which must have every seam port),
     /// reset for `cfg.reset_cycles` cycles.
-    pub fn new<M: Model + 'static>(cfg: PlatformConfig, store: Box<dyn BlockStore>) -> Result<Self> {
+    pub fn new<M: Model + 'static>(
+        cfg: PlatformConfig,
+        store: Box<dyn BlockStore>,
+    ) -> Result<Self> {
+        Self::with_dut(cfg, store, Box::new(Sim::<M>::new()?))
+    }
+
+    /// A platform around any [`SeamDut`] (e.g. a behavioural model).
+    pub fn with_dut(
+        cfg: PlatformConfig,
+        store: Box<dyn BlockStore>,
+        dut: Box<dyn SeamDut>,
+    ) -> Result<Self> {
         assert!(
             cfg.vfs <= regmap::card::MAX_VFS,
             "{} VFs (at most {})",
             cfg.vfs,
             regmap::card::MAX_VFS
         );
-        let sim = Sim::<M>::new()?;
-        let dut: Box<dyn Dut> = Box::new(sim);
         let seam = Seam::resolve(dut.as_ref())?;
         let n = cfg.vfs + 1;
         let mut config = vec![ConfigSpace::pf(cfg.vfs as u16)];
@@ -380,7 +392,9 @@ impl Platform {
 
         // Completer request.
         let s = &self.seam;
-        let (cv, cf, cb, ca, cw, cd) = (s.cq_valid, s.cq_func, s.cq_bar, s.cq_addr, s.cq_write, s.cq_wdata);
+        let (cv, cf, cb, ca, cw, cd) = (
+            s.cq_valid, s.cq_func, s.cq_bar, s.cq_addr, s.cq_write, s.cq_wdata,
+        );
         match self.cq_queue.front() {
             Some(a) => {
                 let (func, bar, addr, write, wdata) = (a.func, a.bar, a.addr, a.write, a.wdata);
@@ -426,7 +440,8 @@ impl Platform {
 
         // Readies (functions of platform state only).
         let s = &self.seam;
-        let (i_rq, i_wd, i_mx, i_bq, i_bw) = (s.rq_ready, s.wd_ready, s.mx_ready, s.bq_ready, s.bw_ready);
+        let (i_rq, i_wd, i_mx, i_bq, i_bw) =
+            (s.rq_ready, s.wd_ready, s.mx_ready, s.bq_ready, s.bw_ready);
         let rq_ready = self.dma.rq_ready();
         let wd_ready = self.dma.wd_ready();
         let bq_ready = self.backend.req_ready();
@@ -585,7 +600,11 @@ impl Platform {
     /// Step until `done(self)` holds (checked before each cycle), at most
     /// `max_cycles`; returns the cycles taken, or None if the budget ran
     /// out.
-    pub fn run_until(&mut self, max_cycles: u64, mut done: impl FnMut(&Self) -> bool) -> Option<u64> {
+    pub fn run_until(
+        &mut self,
+        max_cycles: u64,
+        mut done: impl FnMut(&Self) -> bool,
+    ) -> Option<u64> {
         for n in 0..=max_cycles {
             if done(self) {
                 return Some(n);
@@ -661,7 +680,8 @@ impl Platform {
         if off >= t0 && off < t0 + 4 * tab.len() as u64 {
             tab[((off - t0) / 4) as usize] = value;
         }
-        let target = self.accepted_writes + self.cq_queue.iter().filter(|a| a.write).count() as u64 + 1;
+        let target =
+            self.accepted_writes + self.cq_queue.iter().filter(|a| a.write).count() as u64 + 1;
         self.enqueue(func, bar, off as u32, true, value);
         let budget = self.cfg.bar_timeout;
         self.run_until(budget, |p| p.accepted_writes >= target)
