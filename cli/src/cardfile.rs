@@ -91,8 +91,8 @@ const MAX_VFS: usize = nitrous_regmap::card::MAX_VFS;
 /// Read and validate `path`. Errors are one line naming the file, VF and
 /// field.
 pub fn load(path: &Path) -> Result<CardFile, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("card file {}: {e}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("card file {}: {e}", path.display()))?;
     parse(&text).map_err(|e| format!("card file {}: {e}", path.display()))
 }
 
@@ -237,16 +237,48 @@ mod tests {
             ("[[vf]\n".into(), "not valid TOML"),
             ("x = 1\n".into(), "unknown key `x`"),
             ("backend_latency = 5\n".into(), "no [[vf]]"),
-            (format!("[[vf]]\n{good}[[vf]]\nblocks = 8\nlba_size = 1024\nkey = \"{}\"\n", key(1)),
-             "vf 2: lba_size: 1024"),
-            (format!("[[vf]]\nblocks = 0\nlba_size = 512\nkey = \"{}\"\n", key(1)), "vf 1: blocks"),
-            (format!("[[vf]]\nblocks = 9\nlba_size = 512\nkey = \"{}\"\n", key(1)), "vf 1: blocks: 9 blocks"),
-            ("[[vf]]\nblocks = 8\nlba_size = 512\nkey = \"abcd\"\n".into(), "vf 1: key: 4 characters"),
-            (format!("[[vf]]\nblocks = 8\nlba_size = 512\nkey = \"{}zz\"\n", &key(1)[..126]), "vf 1: key: not hex"),
-            ("[[vf]]\nblocks = 8\nlba_size = 512\n".into(), "vf 1: missing field `key`"),
-            (format!("[[vf]]\n{good}colour = 1\n"), "vf 1: unknown field `colour`"),
+            (
+                format!(
+                    "[[vf]]\n{good}[[vf]]\nblocks = 8\nlba_size = 1024\nkey = \"{}\"\n",
+                    key(1)
+                ),
+                "vf 2: lba_size: 1024",
+            ),
+            (
+                format!("[[vf]]\nblocks = 0\nlba_size = 512\nkey = \"{}\"\n", key(1)),
+                "vf 1: blocks",
+            ),
+            (
+                format!("[[vf]]\nblocks = 9\nlba_size = 512\nkey = \"{}\"\n", key(1)),
+                "vf 1: blocks: 9 blocks",
+            ),
+            (
+                "[[vf]]\nblocks = 8\nlba_size = 512\nkey = \"abcd\"\n".into(),
+                "vf 1: key: 4 characters",
+            ),
+            (
+                format!(
+                    "[[vf]]\nblocks = 8\nlba_size = 512\nkey = \"{}zz\"\n",
+                    &key(1)[..126]
+                ),
+                "vf 1: key: not hex",
+            ),
+            (
+                "[[vf]]\nblocks = 8\nlba_size = 512\n".into(),
+                "vf 1: missing field `key`",
+            ),
+            (
+                format!("[[vf]]\n{good}colour = 1\n"),
+                "vf 1: unknown field `colour`",
+            ),
             (format!("[[vf]]\n{good}queues = 99\n"), "vf 1: queues: 99"),
-            (format!("[[vf]]\nblocks = \"many\"\nlba_size = 512\nkey = \"{}\"\n", key(1)), "vf 1: invalid type"),
+            (
+                format!(
+                    "[[vf]]\nblocks = \"many\"\nlba_size = 512\nkey = \"{}\"\n",
+                    key(1)
+                ),
+                "vf 1: invalid type",
+            ),
         ];
         for (text, want) in cases {
             let e = parse(&text).unwrap_err();

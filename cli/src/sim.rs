@@ -315,7 +315,15 @@ fn pct(sorted: &[u64], p: f64) -> u64 {
     sorted[i]
 }
 
-fn figures(vf: Option<u8>, commands: u64, errors: u64, size: usize, bus: u64, cycles: u64, lat: &mut [u64]) -> Figures {
+fn figures(
+    vf: Option<u8>,
+    commands: u64,
+    errors: u64,
+    size: usize,
+    bus: u64,
+    cycles: u64,
+    lat: &mut [u64],
+) -> Figures {
     lat.sort_unstable();
     let c = cycles.max(1) as f64;
     Figures {
@@ -457,7 +465,15 @@ fn perf(
         let b = c.sim.platform().dma_bytes(r.vf);
         let vb = (b.0 - b0.0) + (b.1 - b0.1);
         all_lat.extend_from_slice(&r.lat);
-        vfs.push(figures(Some(r.vf), r.done, r.errors, size, vb, cycles, &mut r.lat));
+        vfs.push(figures(
+            Some(r.vf),
+            r.done,
+            r.errors,
+            size,
+            vb,
+            cycles,
+            &mut r.lat,
+        ));
         cmds += r.done;
         errs += r.errors;
         bus += vb;
@@ -493,7 +509,9 @@ fn perf(
         std::fs::write(&j, s + "\n").map_err(|e| failed(format!("{}: {e}", j.display())))?;
     }
     if errs > 0 {
-        return Err(failed(format!("{errs} commands completed with an error status")));
+        return Err(failed(format!(
+            "{errs} commands completed with an error status"
+        )));
     }
     Ok(())
 }

@@ -22,7 +22,11 @@ fn nitrous(args: &[&str], stdin: &[u8]) -> Output {
 
 fn assert_one_line_error(o: &Output, what: &str, want: &str) {
     let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{what}: exit code; stderr {err:?}");
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{what}: exit code; stderr {err:?}"
+    );
     assert_eq!(
         err.trim_end().lines().count(),
         1,
@@ -81,17 +85,51 @@ fn bad_arguments_leave_the_backend_untouched() {
     let d = Dir::new("bad");
     let card = write_card(&d);
     let img = d.s("disk.img");
-    let pattern: Vec<u8> = (0..(64 * 512 + 16 * 4096)).map(|i| (i * 11) as u8).collect();
+    let pattern: Vec<u8> = (0..(64 * 512 + 16 * 4096))
+        .map(|i| (i * 11) as u8)
+        .collect();
     std::fs::write(&img, &pattern).unwrap();
     let cases: Vec<(Vec<&str>, &[u8], &str)> = vec![
-        (vec!["nvme-write", "--vf", "3", "--lba", "0"], b"x", "VF 3 does not exist"),
-        (vec!["nvme-write", "--vf", "0", "--lba", "0"], b"x", "VF 0 does not exist"),
-        (vec!["nvme-write", "--vf", "1", "--lba", "64"], b"x", "outside VF 1's namespace of 64 blocks"),
-        (vec!["nvme-write", "--vf", "1", "--lba", "63"], &[1u8; 1024], "LBA range 63+2"),
-        (vec!["nvme-write", "--vf", "2", "--lba", "0"], b"", "no data"),
-        (vec!["nvme-read", "--vf", "2", "--lba", "10", "--blocks", "7"], b"", "LBA range 10+7"),
-        (vec!["nvme-read", "--vf", "2", "--lba", "0", "--blocks", "0"], b"", "--blocks 0"),
-        (vec!["nvme-read", "--vf", "9", "--lba", "0", "--blocks", "1"], b"", "VF 9"),
+        (
+            vec!["nvme-write", "--vf", "3", "--lba", "0"],
+            b"x",
+            "VF 3 does not exist",
+        ),
+        (
+            vec!["nvme-write", "--vf", "0", "--lba", "0"],
+            b"x",
+            "VF 0 does not exist",
+        ),
+        (
+            vec!["nvme-write", "--vf", "1", "--lba", "64"],
+            b"x",
+            "outside VF 1's namespace of 64 blocks",
+        ),
+        (
+            vec!["nvme-write", "--vf", "1", "--lba", "63"],
+            &[1u8; 1024],
+            "LBA range 63+2",
+        ),
+        (
+            vec!["nvme-write", "--vf", "2", "--lba", "0"],
+            b"",
+            "no data",
+        ),
+        (
+            vec!["nvme-read", "--vf", "2", "--lba", "10", "--blocks", "7"],
+            b"",
+            "LBA range 10+7",
+        ),
+        (
+            vec!["nvme-read", "--vf", "2", "--lba", "0", "--blocks", "0"],
+            b"",
+            "--blocks 0",
+        ),
+        (
+            vec!["nvme-read", "--vf", "9", "--lba", "0", "--blocks", "1"],
+            b"",
+            "VF 9",
+        ),
         (vec!["nvme-perf", "--size", "1000"], b"", "--size 1000"),
         (vec!["nvme-perf", "--qd", "0"], b"", "--qd 0"),
     ];
@@ -105,7 +143,20 @@ fn bad_arguments_leave_the_backend_untouched() {
     // A backend that does not exist is not created by a refused command.
     let fresh = d.s("fresh.img");
     let o = nitrous(
-        &["sim", "--card", &card, "--backend", &fresh, "nvme-read", "--vf", "1", "--lba", "64", "--blocks", "1"],
+        &[
+            "sim",
+            "--card",
+            &card,
+            "--backend",
+            &fresh,
+            "nvme-read",
+            "--vf",
+            "1",
+            "--lba",
+            "64",
+            "--blocks",
+            "1",
+        ],
         b"",
     );
     assert_one_line_error(&o, "out of range", "outside");
@@ -131,12 +182,26 @@ fn malformed_card_files_are_one_line_errors() {
         std::fs::write(d.path("c.toml"), &text).unwrap();
         let card = d.s("c.toml");
         let o = nitrous(
-            &["sim", "--card", &card, "--backend", &img, "nvme-write", "--vf", "1", "--lba", "0"],
+            &[
+                "sim",
+                "--card",
+                &card,
+                "--backend",
+                &img,
+                "nvme-write",
+                "--vf",
+                "1",
+                "--lba",
+                "0",
+            ],
             b"data",
         );
         assert_one_line_error(&o, want, want);
         if !want.contains("simulated card") {
-            assert!(String::from_utf8_lossy(&o.stderr).contains("c.toml"), "names the file");
+            assert!(
+                String::from_utf8_lossy(&o.stderr).contains("c.toml"),
+                "names the file"
+            );
         }
     }
     assert_eq!(std::fs::read(&img).unwrap(), [0x5au8; 4096]);
@@ -151,7 +216,10 @@ fn lspci_shows_pf_and_every_vf() {
     let o = nitrous(&["sim", "--card", &card, "lspci"], b"");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let text = String::from_utf8(o.stdout).unwrap();
-    let heads: Vec<&str> = text.lines().filter(|l| l.contains(": Device 1234:")).collect();
+    let heads: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains(": Device 1234:"))
+        .collect();
     assert_eq!(heads.len(), 3, "{heads:?}");
     assert!(heads[0].starts_with("01:00.0 "));
     assert!(heads[1].starts_with("01:00.1 "));
@@ -178,7 +246,10 @@ fn lspci_shows_pf_and_every_vf() {
         assert!(dec.contains(want), "lspci -F lacks {want:?}:\n{dec}");
     }
     // The driver has not enabled the VFs' MSI-X: lspci shows Count=9 Enable-.
-    let count = format!("MSI-X: Enable- Count={}", nitrous_regmap::nvme::MSIX_VECTORS);
+    let count = format!(
+        "MSI-X: Enable- Count={}",
+        nitrous_regmap::nvme::MSIX_VECTORS
+    );
     assert_eq!(dec.matches(&count).count(), 2, "{dec}");
 }
 
@@ -201,13 +272,37 @@ fn write_read_round_trip_persists_ciphertext() {
     let img = d.s("disk.img");
     let data: Vec<u8> = (0..3 * 4096).map(|i| (i * 5 + 1) as u8).collect();
     let o = nitrous(
-        &["sim", "--card", &card, "--backend", &img, "nvme-write", "--vf", "2", "--lba", "4"],
+        &[
+            "sim",
+            "--card",
+            &card,
+            "--backend",
+            &img,
+            "nvme-write",
+            "--vf",
+            "2",
+            "--lba",
+            "4",
+        ],
         &data,
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     // A second process reads it back from the backend file.
     let o = nitrous(
-        &["sim", "--card", &card, "--backend", &img, "nvme-read", "--vf", "2", "--lba", "4", "--blocks", "3"],
+        &[
+            "sim",
+            "--card",
+            &card,
+            "--backend",
+            &img,
+            "nvme-read",
+            "--vf",
+            "2",
+            "--lba",
+            "4",
+            "--blocks",
+            "3",
+        ],
         b"",
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -215,10 +310,26 @@ fn write_read_round_trip_persists_ciphertext() {
     // VF 2's namespace starts after VF 1's 64 x 512 bytes.
     let disk = std::fs::read(&img).unwrap();
     let at = 64 * 512 + 4 * 4096;
-    assert_eq!(disk[at..at + data.len()], xts_encrypt(&key(2), 4, 4096, &data)[..]);
+    assert_eq!(
+        disk[at..at + data.len()],
+        xts_encrypt(&key(2), 4, 4096, &data)[..]
+    );
     // VF 1 sees its own (empty) namespace, not VF 2's data.
     let o = nitrous(
-        &["sim", "--card", &card, "--backend", &img, "nvme-read", "--vf", "1", "--lba", "0", "--blocks", "1"],
+        &[
+            "sim",
+            "--card",
+            &card,
+            "--backend",
+            &img,
+            "nvme-read",
+            "--vf",
+            "1",
+            "--lba",
+            "0",
+            "--blocks",
+            "1",
+        ],
         b"",
     );
     assert!(o.status.success());
@@ -232,11 +343,27 @@ fn perf_reports_json_figures() {
     let card = write_card(&d);
     let json = d.s("perf.json");
     let o = nitrous(
-        &["sim", "--card", &card, "nvme-perf", "--qd", "4", "--size", "4k", "--read-pct", "50", "--ios", "40", "--json", &json],
+        &[
+            "sim",
+            "--card",
+            &card,
+            "nvme-perf",
+            "--qd",
+            "4",
+            "--size",
+            "4k",
+            "--read-pct",
+            "50",
+            "--ios",
+            "40",
+            "--json",
+            &json,
+        ],
         b"",
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let t = &v["total"];
     assert_eq!(t["commands"], 80);
     assert!(t["bytes_per_cycle"].as_f64().unwrap() > 0.0);

@@ -18,7 +18,7 @@ use crate::pf::{parse_sriov, SriovCap};
 use crate::{Error, Result};
 use nitrous_regmap as regmap;
 use nitrous_sim::platform::config::{
-    MSIX_CTRL, PCIE_DEVCTL, MSIX_ENABLE, MSIX_FUNCTION_MASK, SRIOV_CTRL, SRIOV_NUM_VFS,
+    MSIX_CTRL, MSIX_ENABLE, MSIX_FUNCTION_MASK, PCIE_DEVCTL, SRIOV_CTRL, SRIOV_NUM_VFS,
     SRIOV_VF_ENABLE, SRIOV_VF_MSE,
 };
 use nitrous_sim::platform::{self, HostMemory, Platform};
@@ -131,11 +131,15 @@ impl PciFunction for SimFunction {
     }
 
     fn config_read(&self, offset: u16, buf: &mut [u8]) -> Result<()> {
-        self.p().config_read(self.func, offset, buf).map_err(sim_err)
+        self.p()
+            .config_read(self.func, offset, buf)
+            .map_err(sim_err)
     }
 
     fn config_write(&self, offset: u16, data: &[u8]) -> Result<()> {
-        self.p().config_write(self.func, offset, data).map_err(sim_err)
+        self.p()
+            .config_write(self.func, offset, data)
+            .map_err(sim_err)
     }
 
     fn bar_len(&self, bar: u8) -> u64 {
@@ -376,7 +380,8 @@ impl CardPf {
         }
         let before = self.pf.bar_read32(0, mb::STATUS as u64)? >> 16;
         for (i, a) in args.iter().enumerate() {
-            self.pf.bar_write32(0, (mb::ARG0 + 4 * i as u32) as u64, *a)?;
+            self.pf
+                .bar_write32(0, (mb::ARG0 + 4 * i as u32) as u64, *a)?;
         }
         let cmd = op as u32 | (func as u32) << 8 | (slot as u32) << 16;
         self.pf.bar_write32(0, mb::CMD as u64, cmd)?;
@@ -434,7 +439,8 @@ impl CardPf {
     pub fn load_key(&self, slot: u8, key: &[u8; 64]) -> Result<()> {
         for (i, w) in key.chunks(4).enumerate() {
             let v = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
-            self.pf.bar_write32(0, (mb::KEY0 + 4 * i as u32) as u64, v)?;
+            self.pf
+                .bar_write32(0, (mb::KEY0 + 4 * i as u32) as u64, v)?;
         }
         self.ok(Op::LoadKey, 0, slot, &[]).map(|_| ())
     }
@@ -470,7 +476,14 @@ impl CardPf {
     }
 
     /// Provision, key and enable VF `vf` in one go (slot = vf - 1).
-    pub fn setup_vf(&self, vf: u8, blocks: u64, lba_shift: u8, base: u64, key: &[u8; 64]) -> Result<()> {
+    pub fn setup_vf(
+        &self,
+        vf: u8,
+        blocks: u64,
+        lba_shift: u8,
+        base: u64,
+        key: &[u8; 64],
+    ) -> Result<()> {
         let slot = vf - 1;
         self.provision(vf, blocks, lba_shift, base)?;
         self.load_key(slot, key)?;

@@ -107,7 +107,10 @@ fn pf_interrupt_through_irq_enable_and_wait() {
     let pf = CardPf::new(c.clone()).unwrap();
     assert!(!pf0.irq_wait(0, Duration::ZERO).unwrap(), "nothing yet");
     pf.read_counter(0, Counter::KeyReads).unwrap();
-    assert!(pf0.irq_wait(0, Duration::ZERO).unwrap(), "completion interrupt");
+    assert!(
+        pf0.irq_wait(0, Duration::ZERO).unwrap(),
+        "completion interrupt"
+    );
     assert!(!pf0.irq_wait(0, Duration::ZERO).unwrap(), "event consumed");
     assert!(c.platform().msix_errors().is_empty());
     assert!(matches!(
@@ -205,7 +208,11 @@ fn nvme_driver_runs_unchanged_on_every_vf() {
         let addr = bases[i] + 5 * bs as u64;
         c.platform().backend().read(addr, &mut stored).unwrap();
         let vf = i as u8 + 1;
-        assert_eq!(stored, xts_encrypt(&key(vf), 5, bs, &data), "VF {vf} ciphertext");
+        assert_eq!(
+            stored,
+            xts_encrypt(&key(vf), 5, bs, &data),
+            "VF {vf} ciphertext"
+        );
     }
     // A read whose PRP points at an unmapped IOVA: Data Transfer Error,
     // logged as a fault of that VF only; the other VFs keep working.
