@@ -163,7 +163,7 @@ impl PciFunction for SimFunction {
     /// Two dword reads, low first (docs/CARD.md: 64-bit registers are
     /// accessed as two dwords).
     fn bar_read64(&self, bar: u8, offset: u64) -> Result<u64> {
-        if offset % 8 != 0 {
+        if !offset.is_multiple_of(8) {
             return Err(Error::Bounds(format!("64-bit read at {offset:#x}")));
         }
         let mut p = self.p();
@@ -173,7 +173,7 @@ impl PciFunction for SimFunction {
     }
 
     fn bar_write64(&self, bar: u8, offset: u64, value: u64) -> Result<()> {
-        if offset % 8 != 0 {
+        if !offset.is_multiple_of(8) {
             return Err(Error::Bounds(format!("64-bit write at {offset:#x}")));
         }
         let mut p = self.p();

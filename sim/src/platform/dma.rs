@@ -89,10 +89,10 @@ impl Dma {
     /// 4, 4-byte aligned, not crossing 4 KiB).
     fn malformed(h: &DmaHeader) -> Option<String> {
         let max = nitrous_regmap::card::MAX_REQ_BYTES;
-        if h.len < 4 || h.len > max || h.len % 4 != 0 {
+        if h.len < 4 || h.len > max || !h.len.is_multiple_of(4) {
             return Some(format!("length {}", h.len));
         }
-        if h.addr % 4 != 0 {
+        if !h.addr.is_multiple_of(4) {
             return Some(format!("address {:#x} not 4-byte aligned", h.addr));
         }
         if (h.addr & 0xfff) + h.len as u64 > 4096 {

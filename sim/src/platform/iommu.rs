@@ -95,6 +95,9 @@ pub enum MapError {
     NotMapped { func: u8, iova: u64, len: u64 },
 }
 
+/// A piece of an access: (memory, offset in it, length).
+type Piece = (Arc<dyn HostMemory>, usize, usize);
+
 struct Mapping {
     len: u64,
     mem: Arc<dyn HostMemory>,
@@ -175,12 +178,7 @@ impl Iommu {
 
     /// The pieces `(mapping, offset in it, length)` covering the access, or
     /// None if any byte is unmapped.
-    fn resolve(
-        &self,
-        func: u8,
-        iova: u64,
-        len: usize,
-    ) -> Option<Vec<(Arc<dyn HostMemory>, usize, usize)>> {
+    fn resolve(&self, func: u8, iova: u64, len: usize) -> Option<Vec<Piece>> {
         let d = self.domains.get(func as usize)?;
         let mut out = Vec::new();
         let mut a = iova;

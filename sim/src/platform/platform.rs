@@ -628,7 +628,7 @@ impl Platform {
         if bar != 0 {
             return Err(Error::NoBar { func, bar });
         }
-        if off % 4 != 0 || off + 4 > regmap::BAR0_SIZE {
+        if !off.is_multiple_of(4) || off + 4 > regmap::BAR0_SIZE {
             return Err(Error::BadOffset { func, offset: off });
         }
         let pf = &self.config[0];
