@@ -137,6 +137,10 @@ macro_rules! seam_ports {
                     i
                 }),* })
             }
+            /// One past the largest port index used.
+            fn ports(&self) -> usize {
+                [$(self.$name),*].into_iter().max().map_or(0, |m| m + 1)
+            }
         }
     };
 }
@@ -208,9 +212,10 @@ pub struct Platform {
     results: HashMap<u64, u32>,
     accepted_writes: u64,
     next_id: u64,
-    /// Last value driven on each input, to skip redundant FFI calls.
-    shadow: HashMap<usize, u64>,
-    shadow_wide: HashMap<usize, [u32; 4]>,
+    /// Last value driven on each input (by port index), to skip redundant
+    /// FFI calls.
+    shadow: Vec<Option<u64>>,
+    shadow_wide: Vec<Option<[u32; 4]>>,
 }
 
 impl Platform {
@@ -236,6 +241,7 @@ impl Platform {
             regmap::card::MAX_VFS
         );
         let seam = Seam::resolve(dut.as_ref())?;
+        let nports = seam.ports();
         let n = cfg.vfs + 1;
         let mut config = vec![ConfigSpace::pf(cfg.vfs as u16)];
         config.extend((0..cfg.vfs).map(|_| ConfigSpace::vf()));
@@ -263,8 +269,8 @@ impl Platform {
             results: HashMap::new(),
             accepted_writes: 0,
             next_id: 0,
-            shadow: HashMap::new(),
-            shadow_wide: HashMap::new(),
+            shadow: vec![None; nports],
+            shadow_wide: vec![None; nports],
             cfg,
         };
         p.drive_idle();
@@ -339,15 +345,15 @@ impl Platform {
     // --- input driving ------------------------------------------------------
 
     fn put(&mut self, i: usize, v: u64) {
-        if self.shadow.get(&i) != Some(&v) {
-            self.shadow.insert(i, v);
+        if self.shadow[i] != Some(v) {
+            self.shadow[i] = Some(v);
             self.dut.set64(i, v);
         }
     }
 
     fn put_wide(&mut self, i: usize, w: [u32; 4]) {
-        if self.shadow_wide.get(&i) != Some(&w) {
-            self.shadow_wide.insert(i, w);
+        if self.shadow_wide[i] != Some(w) {
+            self.shadow_wide[i] = Some(w);
             self.dut.set_words(i, &w);
         }
     }
