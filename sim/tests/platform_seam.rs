@@ -106,6 +106,10 @@ struct Script {
     /// Completer accesses seen: (func, addr, write, data).
     cq: Vec<(u8, u32, bool, u32)>,
     cc_next: Option<u32>,
+    /// Hold cq_ready low (a hung card).
+    stall_cq: bool,
+    /// Accept reads but never complete them.
+    drop_cc: bool,
     vf_enable: u32,
     bus_master: u32,
 }
@@ -153,7 +157,7 @@ impl Fake {
         let in_wd = !s.wd.is_empty();
         let in_bw = !s.bw.is_empty();
         match name {
-            "cq_ready" => v(1),
+            "cq_ready" => v(!s.stall_cq as u64),
             "cc_valid" => v(s.cc_next.is_some() as u64),
             "cc_data" => v(s.cc_next.unwrap_or(0) as u64),
             "rq_valid" => v((!in_wd && !s.dma.is_empty()) as u64),
@@ -237,7 +241,7 @@ impl SeamDut for Fake {
                 self.inp("br_err") == 1,
             )
         });
-        let cq = (self.inp("cq_valid") == 1).then(|| {
+        let cq = (self.inp("cq_valid") == 1 && self.out("cq_ready")[0] == 1).then(|| {
             (
                 self.inp("cq_func") as u8,
                 self.inp("cq_addr") as u32,
@@ -255,7 +259,7 @@ impl SeamDut for Fake {
         s.bus_master = bm;
         s.cc_next = None;
         if let Some(a) = cq {
-            if !a.2 {
+            if !a.2 && !s.drop_cc {
                 // Reads answer (func << 24 | addr) on the next cycle.
                 s.cc_next = Some((a.0 as u32) << 24 | a.1);
             }
@@ -529,4 +533,27 @@ fn backend_writes_then_reads_with_latency() {
     );
     assert_eq!(p.backend_errors().len(), 1);
     assert_eq!(p.backend_bytes(), (512, 512));
+}
+
+#[test]
+fn bar_accesses_time_out_and_the_completer_stays_in_order() {
+    let (mut p, s) = setup(64, 0);
+    s.lock().unwrap().stall_cq = true;
+    let c0 = p.cycle();
+    let e = p.bar_read32(0, 0, 0x20).unwrap_err();
+    assert!(e.to_string().contains("no answer from the card"), "{e}");
+    assert_eq!(p.cycle() - c0, PlatformConfig::default().bar_timeout);
+    assert!(p.bar_write32(0, 0, 0x24, 1).is_err());
+    // The withdrawn accesses never reach the card once it recovers.
+    s.lock().unwrap().stall_cq = false;
+    assert_eq!(p.bar_read32(0, 0, 0x28).unwrap(), 0x28);
+    assert_eq!(s.lock().unwrap().cq, vec![(0, 0x28, false, 0)]);
+    // A read accepted but never completed: later reads wait behind it
+    // (completions are in order), so they time out too.
+    s.lock().unwrap().drop_cc = true;
+    assert!(p.bar_read32(0, 0, 0x2c).is_err());
+    s.lock().unwrap().drop_cc = false;
+    // The next completion answers the oldest read (0x2c), not 0x30.
+    assert!(p.bar_read32(0, 0, 0x30).is_err());
+    assert!(p.violations().is_empty());
 }

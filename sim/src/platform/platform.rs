@@ -210,7 +210,6 @@ pub struct Platform {
     cq_queue: VecDeque<Access>,
     cc_pending: VecDeque<u64>,
     results: HashMap<u64, u32>,
-    accepted_writes: u64,
     next_id: u64,
     /// Last value driven on each input (by port index), to skip redundant
     /// FFI calls.
@@ -267,7 +266,6 @@ impl Platform {
             cq_queue: VecDeque::new(),
             cc_pending: VecDeque::new(),
             results: HashMap::new(),
-            accepted_writes: 0,
             next_id: 0,
             shadow: vec![None; nports],
             shadow_wide: vec![None; nports],
@@ -509,9 +507,7 @@ impl Platform {
         }
         if cq_fire {
             if let Some(a) = self.cq_queue.pop_front() {
-                if a.write {
-                    self.accepted_writes += 1;
-                } else {
+                if !a.write {
                     self.cc_pending.push_back(a.id);
                 }
             }
@@ -668,9 +664,14 @@ impl Platform {
         let id = self.enqueue(func, bar, off as u32, false, 0);
         let budget = self.cfg.bar_timeout;
         self.run_until(budget, |p| p.results.contains_key(&id));
-        self.results.remove(&id).ok_or_else(|| Error::Timeout {
-            what: format!("function {func} BAR{bar} read at {off:#x}"),
-            cycles: budget,
+        self.results.remove(&id).ok_or_else(|| {
+            // Never accepted: withdraw it. Accepted: its late completion
+            // (if any) is still matched to it, keeping later reads in order.
+            self.cq_queue.retain(|a| a.id != id);
+            Error::Timeout {
+                what: format!("function {func} BAR{bar} read at {off:#x}"),
+                cycles: budget,
+            }
         })
     }
 
@@ -686,15 +687,16 @@ impl Platform {
         if off >= t0 && off < t0 + 4 * tab.len() as u64 {
             tab[((off - t0) / 4) as usize] = value;
         }
-        let target =
-            self.accepted_writes + self.cq_queue.iter().filter(|a| a.write).count() as u64 + 1;
-        self.enqueue(func, bar, off as u32, true, value);
+        let id = self.enqueue(func, bar, off as u32, true, value);
         let budget = self.cfg.bar_timeout;
-        self.run_until(budget, |p| p.accepted_writes >= target)
+        self.run_until(budget, |p| !p.cq_queue.iter().any(|a| a.id == id))
             .map(|_| ())
-            .ok_or_else(|| Error::Timeout {
-                what: format!("function {func} BAR{bar} write at {off:#x}"),
-                cycles: budget,
+            .ok_or_else(|| {
+                self.cq_queue.retain(|a| a.id != id);
+                Error::Timeout {
+                    what: format!("function {func} BAR{bar} write at {off:#x}"),
+                    cycles: budget,
+                }
             })
     }
 
