@@ -191,8 +191,11 @@ impl Backend {
     }
 
     /// `bw_ready` for this cycle (a write header is waiting for payload).
+    /// Always ready: a payload beat may move on the same edge as its
+    /// request (the platform applies the request first); a beat without a
+    /// write request is logged as an error.
     pub fn wdata_ready(&self) -> bool {
-        !self.writes.is_empty()
+        true
     }
 
     /// A `bq` beat was accepted at `cycle`.
@@ -213,6 +216,13 @@ impl Backend {
     /// A `bw` beat was accepted.
     pub fn write_beat(&mut self, data: &[u8; 16], last: bool, cycle: u64) {
         let Some(r) = self.writes.front().cloned() else {
+            self.errors.push(BackendError {
+                cycle,
+                write: true,
+                addr: 0,
+                len: 16,
+                reason: "write data beat without a write request".into(),
+            });
             return;
         };
         self.wbuf.extend_from_slice(data);
@@ -324,11 +334,11 @@ mod tests {
     fn write_then_read_with_latency() {
         let mut b = Backend::new(Box::new(MemStore::new(1 << 20)), 10);
         b.request(true, 4096, 32, 1, 0);
-        assert!(b.wdata_ready());
         b.write_beat(&[7; 16], false, 1);
         b.write_beat(&[8; 16], true, 2);
-        assert!(!b.wdata_ready());
+        assert_eq!(b.outstanding(), 0, "write done");
         b.request(false, 4096, 32, 5, 3);
+        assert_eq!(b.outstanding(), 1);
         for c in 3..14 {
             assert_eq!(b.read_beat(c), None, "cycle {c}: latency not over");
         }
