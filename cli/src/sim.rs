@@ -11,7 +11,7 @@ use crate::cardfile::{self, CardFile, VfSpec};
 use crate::CliError;
 use clap::{Args, Subcommand};
 use nitrous_driver::nvme::{IoOp, Nvme, Options};
-use nitrous_driver::sim::{CardPf, SimCard, SimFunction};
+use nitrous_driver::sim::{SimCard, SimFunction};
 use nitrous_driver::DmaBuf;
 use nitrous_sim::platform::{self, BlockStore, FileStore, MemStore, PlatformConfig};
 use rand::{Rng, RngCore, SeedableRng};
@@ -91,7 +91,6 @@ fn failed(e: impl std::fmt::Display) -> CliError {
 /// The card, provisioned from the card file.
 struct Card {
     sim: SimCard,
-    pf: CardPf,
 }
 
 fn bring_up(card: &CardFile, store: Box<dyn BlockStore>) -> Result<Card, CliError> {
@@ -115,7 +114,8 @@ fn bring_up(card: &CardFile, store: Box<dyn BlockStore>) -> Result<Card, CliErro
         pf.setup_vf(v.vf, v.blocks, v.lba_shift(), v.base, &v.key)
             .map_err(|e| failed(format!("VF {}: {e}", v.vf)))?;
     }
-    Ok(Card { sim, pf })
+    drop(pf);
+    Ok(Card { sim })
 }
 
 fn open_vf(card: &Card, v: &VfSpec, queue_size: u16) -> Result<Nvme<SimFunction>, CliError> {
@@ -252,7 +252,6 @@ pub fn run(a: SimArgs) -> Result<(), CliError> {
                 }
             }
             drop(p);
-            let _ = &c.pf;
             std::io::stdout()
                 .write_all(text.as_bytes())
                 .map_err(|e| failed(format!("stdout: {e}")))?;

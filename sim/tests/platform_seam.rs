@@ -106,6 +106,8 @@ struct Script {
     /// Completer accesses seen: (func, addr, write, data).
     cq: Vec<(u8, u32, bool, u32)>,
     cc_next: Option<u32>,
+    /// Present a write's first payload beat with its header.
+    same_edge: bool,
     /// Hold cq_ready low (a hung card).
     stall_cq: bool,
     /// Accept reads but never complete them.
@@ -156,6 +158,10 @@ impl Fake {
         let v = |x: u64| [x as u32, (x >> 32) as u32, 0, 0];
         let in_wd = !s.wd.is_empty();
         let in_bw = !s.bw.is_empty();
+        // Same-edge mode: the head write's first beat rides with its header.
+        let early = (!in_wd && s.same_edge)
+            .then(|| s.dma.front().filter(|r| r.write).map(|r| beats(&r.data)[0]))
+            .flatten();
         match name {
             "cq_ready" => v(!s.stall_cq as u64),
             "cc_valid" => v(s.cc_next.is_some() as u64),
@@ -166,9 +172,13 @@ impl Fake {
             "rq_addr" => v(s.dma.front().map_or(0, |r| r.addr)),
             "rq_len" => v(s.dma.front().map_or(0, |r| r.len as u64)),
             "rq_tag" => v(s.dma.front().map_or(0, |r| r.tag as u64)),
-            "wd_valid" => v(in_wd as u64),
-            "wd_data" => s.wd.front().map_or([0; 4], |b| b2w(&b.0)),
-            "wd_last" => v(s.wd.front().is_some_and(|b| b.1) as u64),
+            "wd_valid" => v((in_wd || early.is_some()) as u64),
+            "wd_data" => {
+                s.wd.front()
+                    .or(early.as_ref())
+                    .map_or([0; 4], |b| b2w(&b.0))
+            }
+            "wd_last" => v(s.wd.front().or(early.as_ref()).is_some_and(|b| b.1) as u64),
             "rc_ready" | "br_ready" => v(1),
             "mx_valid" => v(!s.mx.is_empty() as u64),
             "mx_func" => v(s.mx.front().map_or(0, |m| m.0 as u64)),
@@ -556,4 +566,32 @@ fn bar_accesses_time_out_and_the_completer_stays_in_order() {
     // The next completion answers the oldest read (0x2c), not 0x30.
     assert!(p.bar_read32(0, 0, 0x30).is_err());
     assert!(p.violations().is_empty());
+}
+
+#[test]
+fn write_payload_may_ride_with_its_header() {
+    let (mut p, s) = setup(64, 0);
+    let mem = Arc::new(VecMemory::new(4096));
+    p.iommu_map(1, 0x8000, mem.clone()).unwrap();
+    p.config_write(1, COMMAND, &CMD_BUS_MASTER.to_le_bytes())
+        .unwrap();
+    {
+        let mut sc = s.lock().unwrap();
+        sc.same_edge = true;
+        sc.dma
+            .push_back(dma(1, true, 0x8010, 20, 0, (1..=20).collect()));
+        sc.dma.push_back(dma(1, true, 0x8100, 16, 0, vec![9; 16]));
+    }
+    let c0 = p.cycle();
+    p.run_until(100, |_| {
+        let sc = s.lock().unwrap();
+        sc.dma.is_empty() && sc.wd.is_empty()
+    });
+    // Header + beat 1, beat 2, header + beat 1: three cycles.
+    assert_eq!(p.cycle() - c0, 3);
+    let m = mem.snapshot();
+    assert_eq!(m[0x10..0x24], (1..=20).collect::<Vec<u8>>()[..]);
+    assert_eq!(m[0x100..0x110], [9; 16]);
+    assert!(p.violations().is_empty(), "{:?}", p.violations());
+    assert!(p.faults().is_empty());
 }
