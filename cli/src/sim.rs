@@ -99,14 +99,7 @@ fn bring_up(card: &CardFile, store: Box<dyn BlockStore>) -> Result<Card, CliErro
         backend_latency: card.backend_latency,
         ..PlatformConfig::default()
     };
-    let p = platform::card_platform(cfg, store).map_err(failed)?;
-    if card.vfs.len() > p.total_vfs() {
-        return Err(usage(format!(
-            "the card file has {} VFs; the simulated card has {}",
-            card.vfs.len(),
-            p.total_vfs()
-        )));
-    }
+    let p = platform::card_platform_for(card.vfs.len(), cfg, store).map_err(failed)?;
     let sim = SimCard::new(p);
     let pf = sim.pf().map_err(failed)?;
     pf.enable_vfs(card.vfs.len() as u16).map_err(failed)?;
@@ -158,7 +151,7 @@ fn store(card: &CardFile, path: &Option<PathBuf>) -> Result<Box<dyn BlockStore>,
 
 pub fn run(a: SimArgs) -> Result<(), CliError> {
     let card = cardfile::load(&a.card).map_err(usage)?;
-    let built = nitrous_regmap::card::DEFAULT_VFS;
+    let built = platform::card_models().last().map_or(0, |m| m.1);
     if card.vfs.len() > built {
         return Err(usage(format!(
             "card file {}: {} VFs; the simulated card has {built}",

@@ -176,7 +176,8 @@ fn malformed_card_files_are_one_line_errors() {
         (format!("[[vf]]\nblocks = 8\nlba_size = 512\nkey = \"{k}\"\n[[vf]]\nblocks = 8\nlba_size = 512\nkey = \"00\"\n"), "vf 2: key"),
         ("[[vf]]\nlba_size = 512\nkey = \"00\"\n".to_string(), "vf 1: missing field `blocks`"),
         (format!("[[vf]]\nblocks = 8\nlba_size = 512\nkey = \"{k}\"\nspeed = 3\n"), "unknown field `speed`"),
-        ((1..=5).map(|_| format!("[[vf]]\nblocks = 8\nlba_size = 512\nkey = \"{k}\"\n")).collect(), "5 VFs; the simulated card has 4"),
+        // More VFs than the largest card top built (card: 4, card16: 16).
+        ((1..=17).map(|_| format!("[[vf]]\nblocks = 8\nlba_size = 512\nkey = \"{k}\"\n")).collect(), "17 VFs; the simulated card has"),
     ];
     for (text, want) in cases {
         std::fs::write(d.path("c.toml"), &text).unwrap();

@@ -85,3 +85,27 @@ pub fn card16_platform(mut cfg: PlatformConfig, store: Box<dyn BlockStore>) -> R
         Err(Error::NoCardModel)
     }
 }
+
+/// The card tops this build has, as (name, VFs), smallest first.
+pub fn card_models() -> Vec<(&'static str, usize)> {
+    #[allow(unused_mut)]
+    let mut v = Vec::new();
+    #[cfg(nsim_top_card)]
+    v.push(("card", nitrous_regmap::card::DEFAULT_VFS));
+    #[cfg(nsim_top_card16)]
+    v.push(("card16", 16));
+    v
+}
+
+/// A platform around the smallest built card top with at least `vfs` VFs.
+pub fn card_platform_for(
+    vfs: usize,
+    cfg: PlatformConfig,
+    store: Box<dyn BlockStore>,
+) -> Result<Platform> {
+    match card_models().into_iter().find(|&(_, n)| n >= vfs) {
+        Some(("card16", _)) => card16_platform(cfg, store),
+        Some(_) => card_platform(cfg, store),
+        None => Err(Error::NoCardModel),
+    }
+}
