@@ -491,3 +491,30 @@ impl CardPf {
         self.enable(vf)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nitrous_sim::platform::iommu::Iommu;
+
+    #[test]
+    fn dma_regions_are_host_memory_for_the_iommu() {
+        let r = Arc::new(DmaRegion::new(8192).unwrap());
+        r.write(100, &[1, 2, 3, 4]).unwrap();
+        let mut io = Iommu::new(2);
+        io.map(1, 0x4000_0000, r.clone()).unwrap();
+        let mut b = [0u8; 4];
+        io.read(1, 0x4000_0000 + 100, &mut b, 0).unwrap();
+        assert_eq!(b, [1, 2, 3, 4]);
+        io.write(1, 0x4000_0000 + 8190, &[9, 9], 0).unwrap();
+        let mut back = [0u8; 2];
+        r.read(8190, &mut back).unwrap();
+        assert_eq!(back, [9, 9]);
+        // Past the region (8 KiB): a fault, the region untouched.
+        assert!(io.write(1, 0x4000_0000 + 8190, &[7; 4], 0).is_err());
+        r.read(8190, &mut back).unwrap();
+        assert_eq!(back, [9, 9]);
+        // Another function's domain does not see it.
+        assert!(io.read(0, 0x4000_0000, &mut b, 0).is_err());
+    }
+}
