@@ -10,11 +10,9 @@
 use crate::cardfile::{self, CardFile, VfSpec};
 use crate::CliError;
 use clap::{Args, Subcommand};
-use nitrous_driver::nvme::{IoOp, Nvme, Options};
-use nitrous_driver::sim::{SimCard, SimFunction};
-use nitrous_driver::DmaBuf;
+use nitrous_driver::nvme::{Nvme, Options};
+use nitrous_driver::sim::{run_perf, PerfParams, SimCard, SimFunction};
 use nitrous_sim::platform::{self, BlockStore, FileStore, MemStore, PlatformConfig};
-use rand::{Rng, RngCore, SeedableRng};
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -253,26 +251,6 @@ pub fn run(a: SimArgs) -> Result<(), CliError> {
     }
 }
 
-/// Longest stretch the perf loop runs the card between completion polls.
-const POLL_CYCLES: u64 = 256;
-/// Cycles without any completion before `nvme-perf` gives up.
-const STALL_CYCLES: u64 = 2_000_000;
-
-/// Per-VF perf state.
-struct VfRun {
-    vf: u8,
-    nvme: Nvme<SimFunction>,
-    buf: DmaBuf,
-    /// Submission cycle per buffer slot (None = free).
-    slots: Vec<Option<u64>>,
-    submitted: u64,
-    done: u64,
-    errors: u64,
-    lat: Vec<u64>,
-    blocks: u64,
-    bs: u64,
-}
-
 #[derive(serde::Serialize)]
 struct Latency {
     p50: u64,
@@ -350,137 +328,48 @@ fn perf(
     trace: Option<PathBuf>,
     json: Option<PathBuf>,
 ) -> Result<(), CliError> {
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let mut runs = Vec::new();
+    let mut devs = Vec::new();
     for v in &card.vfs {
-        let mut nvme = open_vf(c, v, (qd + 1) as u16)?;
-        let buf = nvme.alloc_buffer(qd * size).map_err(failed)?;
-        let mut data = vec![0u8; qd * size];
-        rng.fill_bytes(&mut data);
-        buf.region.write(0, &data).map_err(failed)?;
-        runs.push(VfRun {
-            vf: v.vf,
-            nvme,
-            buf,
-            slots: vec![None; qd],
-            submitted: 0,
-            done: 0,
-            errors: 0,
-            lat: Vec::new(),
-            blocks: v.blocks,
-            bs: v.lba_size as u64,
-        });
+        devs.push(open_vf(c, v, (qd + 1) as u16)?);
     }
     if let Some(t) = &trace {
         c.sim.platform().trace_to(t).map_err(failed)?;
     }
-    let bar = indicatif::ProgressBar::new(ios * runs.len() as u64);
+    let bar = indicatif::ProgressBar::new(ios * devs.len() as u64);
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} IOs  {msg}")
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} IOs")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let bus0: Vec<(u64, u64)> = runs
-        .iter()
-        .map(|r| c.sim.platform().dma_bytes(r.vf))
-        .collect();
-    let start = c.sim.cycle();
-    let mut out = Vec::new();
-    let mut stalled = 0u64;
-    loop {
-        // Submit on every VF until its queue depth is full (round robin).
-        for r in runs.iter_mut() {
-            let mut rang = false;
-            while r.submitted < ios {
-                let Some(slot) = r.slots.iter().position(|s| s.is_none()) else {
-                    break;
-                };
-                let nblk = (size as u64 / r.bs) as u32;
-                let lba = rng.gen_range(0..=r.blocks - nblk as u64) / nblk as u64 * nblk as u64;
-                let op = if rng.gen_range(0..100) < read_pct {
-                    IoOp::Read { lba, blocks: nblk }
-                } else {
-                    IoOp::Write { lba, blocks: nblk }
-                };
-                r.nvme
-                    .submit(0, op, &r.buf, slot * size, slot as u64)
-                    .map_err(failed)?;
-                r.slots[slot] = Some(0);
-                r.submitted += 1;
-                rang = true;
-            }
-            if rang {
-                r.nvme.ring(0).map_err(failed)?;
-                let now = c.sim.cycle();
-                for s in r.slots.iter_mut().flatten() {
-                    if *s == 0 {
-                        *s = now;
-                    }
-                }
-            }
-        }
-        if runs.iter().all(|r| r.done == ios) {
-            break;
-        }
-        // Reap.
-        let now = c.sim.cycle();
-        let mut got = 0;
-        for r in runs.iter_mut() {
-            out.clear();
-            r.nvme.poll(0, &mut out).map_err(failed)?;
-            for comp in &out {
-                let slot = comp.tag as usize;
-                if let Some(t0) = r.slots.get_mut(slot).and_then(|s| s.take()) {
-                    r.lat.push(now.saturating_sub(t0));
-                }
-                if comp.result.is_err() {
-                    r.errors += 1;
-                }
-                r.done += 1;
-                got += 1;
-            }
-        }
-        if got > 0 {
-            bar.inc(got);
-            stalled = 0;
-            continue;
-        }
-        // Nothing complete: run the card until the next interrupt (the
-        // completion's MSI-X, so latencies are exact), polling at least
-        // every POLL_CYCLES in case a completion comes without one.
-        let mut p = c.sim.platform();
-        let t = p.irq_total();
-        let before = p.cycle();
-        p.run_until(POLL_CYCLES, |p| p.irq_total() != t);
-        stalled += p.cycle() - before;
-        if stalled > STALL_CYCLES {
-            return Err(failed(format!(
-                "no completion within {STALL_CYCLES} cycles (cycle {})",
-                p.cycle()
-            )));
-        }
-    }
+    let params = PerfParams {
+        qd,
+        size,
+        read_pct,
+        ios,
+        seed,
+    };
+    let mut refs: Vec<&mut Nvme<SimFunction>> = devs.iter_mut().collect();
+    let res = run_perf(&c.sim, &mut refs, &params, |n| bar.inc(n)).map_err(failed)?;
     bar.finish_and_clear();
-    let cycles = c.sim.cycle() - start;
     c.sim.platform().trace_flush();
+    let cycles = res.cycles;
     let mut all_lat = Vec::new();
     let mut vfs = Vec::new();
     let (mut cmds, mut errs, mut bus) = (0, 0, 0);
-    for (r, b0) in runs.iter_mut().zip(&bus0) {
-        let b = c.sim.platform().dma_bytes(r.vf);
-        let vb = (b.0 - b0.0) + (b.1 - b0.1);
-        all_lat.extend_from_slice(&r.lat);
+    for r in &res.vfs {
+        let mut lat = r.latencies.clone();
+        all_lat.extend_from_slice(&lat);
         vfs.push(figures(
             Some(r.vf),
-            r.done,
+            r.commands,
             r.errors,
             size,
-            vb,
+            r.bus_bytes,
             cycles,
-            &mut r.lat,
+            &mut lat,
         ));
-        cmds += r.done;
+        cmds += r.commands;
         errs += r.errors;
-        bus += vb;
+        bus += r.bus_bytes;
     }
     let report = Report {
         qd,

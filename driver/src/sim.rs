@@ -492,6 +492,202 @@ impl CardPf {
     }
 }
 
+// ---- perf ------------------------------------------------------------------
+
+/// Parameters of [`run_perf`].
+#[derive(Clone, Debug)]
+pub struct PerfParams {
+    /// Outstanding commands per VF.
+    pub qd: usize,
+    /// Bytes per command (a multiple of every VF's block size).
+    pub size: usize,
+    /// Percentage of reads; the rest are writes.
+    pub read_pct: u8,
+    /// Commands per VF.
+    pub ios: u64,
+    /// Seed of the offsets and the write data.
+    pub seed: u64,
+}
+
+/// One VF's figures from [`run_perf`].
+#[derive(Clone, Debug, Default)]
+pub struct PerfVf {
+    /// Function number.
+    pub vf: u8,
+    pub commands: u64,
+    /// Commands completed with an error status.
+    pub errors: u64,
+    /// Doorbell-to-MSI-X latency of every command, cycles, in completion order.
+    pub latencies: Vec<u64>,
+    /// DMA bytes on the host bus (data, SQEs, CQEs, PRP lists).
+    pub bus_bytes: u64,
+}
+
+/// The result of [`run_perf`].
+#[derive(Clone, Debug, Default)]
+pub struct PerfResult {
+    /// Cycles from the first submission to the last completion.
+    pub cycles: u64,
+    pub vfs: Vec<PerfVf>,
+}
+
+/// Longest stretch [`run_perf`] runs the card between completion polls.
+pub const PERF_POLL_CYCLES: u64 = 256;
+/// Cycles without any completion before [`run_perf`] gives up.
+pub const PERF_STALL_CYCLES: u64 = 2_000_000;
+
+/// SplitMix64 (Steele, Lea, Flood 2014): a small deterministic generator.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+/// Random I/O on every device at once, from this thread, round robin:
+/// keep `qd` commands outstanding on each device's first I/O queue, run
+/// the card until the next MSI-X (or [`PERF_POLL_CYCLES`]) when nothing
+/// completed, reap everything. Deterministic for a given card and seed.
+/// `progress` gets the number of commands completed since its last call.
+pub fn run_perf(
+    card: &SimCard,
+    devs: &mut [&mut crate::nvme::Nvme<SimFunction>],
+    p: &PerfParams,
+    mut progress: impl FnMut(u64),
+) -> Result<PerfResult> {
+    use crate::nvme::IoOp;
+    if p.qd == 0 || p.size == 0 || p.ios == 0 || p.read_pct > 100 {
+        return Err(Error::Invalid(format!("perf parameters {p:?}")));
+    }
+    let mut rng = SplitMix(p.seed);
+    struct Run {
+        buf: crate::DmaBuf,
+        slots: Vec<Option<u64>>,
+        submitted: u64,
+        nblk: u32,
+        max_lba: u64,
+        bus0: (u64, u64),
+        res: PerfVf,
+    }
+    let mut runs = Vec::new();
+    for d in devs.iter_mut() {
+        let ns = d.namespace()?.clone();
+        let bs = ns.block_size as usize;
+        if p.size % bs != 0 || p.size as u64 > ns.blocks * bs as u64 {
+            return Err(Error::Invalid(format!(
+                "{}: size {} is not a multiple of {bs} within {} blocks",
+                d.backend().name(),
+                p.size,
+                ns.blocks
+            )));
+        }
+        let buf = d.alloc_buffer(p.qd * p.size)?;
+        let data: Vec<u8> = (0..p.qd * p.size).map(|_| rng.next() as u8).collect();
+        buf.region.write(0, &data)?;
+        let nblk = (p.size / bs) as u32;
+        let vf = d.backend().func();
+        runs.push(Run {
+            buf,
+            slots: vec![None; p.qd],
+            submitted: 0,
+            nblk,
+            max_lba: ns.blocks - nblk as u64,
+            bus0: card.platform().dma_bytes(vf),
+            res: PerfVf {
+                vf,
+                ..PerfVf::default()
+            },
+        });
+    }
+    let start = card.cycle();
+    let mut out = Vec::new();
+    let mut stalled = 0u64;
+    loop {
+        for (d, r) in devs.iter_mut().zip(runs.iter_mut()) {
+            let mut rang = false;
+            while r.submitted < p.ios {
+                let Some(slot) = r.slots.iter().position(|s| s.is_none()) else {
+                    break;
+                };
+                let lba = rng.below(r.max_lba + 1) / r.nblk as u64 * r.nblk as u64;
+                let blocks = r.nblk;
+                let op = if rng.below(100) < p.read_pct as u64 {
+                    IoOp::Read { lba, blocks }
+                } else {
+                    IoOp::Write { lba, blocks }
+                };
+                d.submit(0, op, &r.buf, slot * p.size, slot as u64)?;
+                r.slots[slot] = Some(u64::MAX);
+                r.submitted += 1;
+                rang = true;
+            }
+            if rang {
+                d.ring(0)?;
+                let now = card.cycle();
+                for s in r.slots.iter_mut().flatten() {
+                    if *s == u64::MAX {
+                        *s = now;
+                    }
+                }
+            }
+        }
+        if runs.iter().all(|r| r.res.commands == p.ios) {
+            break;
+        }
+        let now = card.cycle();
+        let mut got = 0;
+        for (d, r) in devs.iter_mut().zip(runs.iter_mut()) {
+            out.clear();
+            d.poll(0, &mut out)?;
+            for c in &out {
+                if let Some(t0) = r.slots.get_mut(c.tag as usize).and_then(|s| s.take()) {
+                    r.res.latencies.push(now.saturating_sub(t0));
+                }
+                r.res.errors += c.result.is_err() as u64;
+                r.res.commands += 1;
+                got += 1;
+            }
+        }
+        if got > 0 {
+            progress(got);
+            stalled = 0;
+            continue;
+        }
+        // Nothing complete: run the card until the next interrupt (the
+        // completion's MSI-X, so latencies are exact), polling at least
+        // every PERF_POLL_CYCLES in case a completion comes without one.
+        let mut pl = card.platform();
+        let t = pl.irq_total();
+        let before = pl.cycle();
+        pl.run_until(PERF_POLL_CYCLES, |pl| pl.irq_total() != t);
+        stalled += pl.cycle() - before;
+        if stalled > PERF_STALL_CYCLES {
+            return Err(Error::Sim(format!(
+                "perf: no completion within {PERF_STALL_CYCLES} cycles (cycle {})",
+                pl.cycle()
+            )));
+        }
+    }
+    let cycles = card.cycle() - start;
+    let mut vfs = Vec::new();
+    for (d, r) in devs.iter_mut().zip(runs) {
+        let b = card.platform().dma_bytes(r.res.vf);
+        let mut res = r.res;
+        res.bus_bytes = (b.0 - r.bus0.0) + (b.1 - r.bus0.1);
+        d.free_buffer(r.buf)?;
+        vfs.push(res);
+    }
+    Ok(PerfResult { cycles, vfs })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

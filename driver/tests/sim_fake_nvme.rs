@@ -781,3 +781,55 @@ fn two_vfs_interleaved_from_one_thread_are_isolated() {
     assert!(p.faults().is_empty());
     assert!(p.dma_bytes(1).0 >= 8 * 4096 && p.dma_bytes(2).0 >= 8 * 4096);
 }
+
+#[test]
+fn perf_loop_is_exact_and_deterministic() {
+    use nitrous_driver::sim::{run_perf, PerfParams};
+    let run = || {
+        let c = card(2);
+        let mut a = Nvme::new(
+            c.function(1).unwrap(),
+            Options {
+                queue_size: 5,
+                ..opts()
+            },
+        )
+        .unwrap();
+        let mut b = Nvme::new(
+            c.function(2).unwrap(),
+            Options {
+                queue_size: 5,
+                ..opts()
+            },
+        )
+        .unwrap();
+        let params = PerfParams {
+            qd: 4,
+            size: 4096,
+            read_pct: 50,
+            ios: 40,
+            seed: 3,
+        };
+        let mut done = 0;
+        let r = run_perf(&c, &mut [&mut a, &mut b], &params, |n| done += n).unwrap();
+        assert_eq!(done, 80);
+        let p = c.platform();
+        assert!(p.faults().is_empty() && p.msix_errors().is_empty());
+        r
+    };
+    let r = run();
+    assert!(r.cycles > 0);
+    assert_eq!(r.vfs.len(), 2);
+    for (i, v) in r.vfs.iter().enumerate() {
+        assert_eq!(v.vf as usize, i + 1);
+        assert_eq!((v.commands, v.errors), (40, 0));
+        assert_eq!(v.latencies.len(), 40);
+        assert!(v.latencies.iter().all(|&l| l > 0 && l < r.cycles));
+        // Every command moved 4 KiB of data plus its SQE (64) and CQE (16).
+        assert!(v.bus_bytes >= 40 * (4096 + 64 + 16), "{}", v.bus_bytes);
+    }
+    let again = run();
+    assert_eq!(again.cycles, r.cycles);
+    assert_eq!(again.vfs[0].latencies, r.vfs[0].latencies);
+    assert_eq!(again.vfs[1].bus_bytes, r.vfs[1].bus_bytes);
+}
