@@ -581,7 +581,7 @@ pub fn run_perf(
     for d in devs.iter_mut() {
         let ns = d.namespace()?.clone();
         let bs = ns.block_size as usize;
-        if p.size % bs != 0 || p.size as u64 > ns.blocks * bs as u64 {
+        if !p.size.is_multiple_of(bs) || p.size as u64 > ns.blocks * bs as u64 {
             return Err(Error::Invalid(format!(
                 "{}: size {} is not a multiple of {bs} within {} blocks",
                 d.backend().name(),

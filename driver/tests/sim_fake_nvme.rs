@@ -89,6 +89,7 @@ enum Item {
 }
 
 type Cont = Box<dyn FnOnce(&mut Ctrl, Vec<u8>) + Send>;
+type SegCont = Box<dyn FnOnce(&mut Ctrl, Vec<(u64, usize)>) + Send>;
 
 struct Sq {
     base: u64,
@@ -174,14 +175,7 @@ impl Ctrl {
     }
 
     /// PRP segments of a transfer (NVMe 1.4 §4.3), then `k` with them.
-    fn prps(
-        &mut self,
-        func: u8,
-        prp1: u64,
-        prp2: u64,
-        len: usize,
-        k: Box<dyn FnOnce(&mut Ctrl, Vec<(u64, usize)>) + Send>,
-    ) {
+    fn prps(&mut self, func: u8, prp1: u64, prp2: u64, len: usize, k: SegCont) {
         let first = len.min(4096 - (prp1 as usize & 4095));
         let rest = len - first;
         if rest == 0 {
@@ -456,7 +450,7 @@ impl Ctrl {
             0x2c => f.asq = (f.asq & 0xffff_ffff) | (v as u64) << 32,
             0x30 => f.acq = (f.acq & !0xffff_ffff) | v as u64,
             0x34 => f.acq = (f.acq & 0xffff_ffff) | (v as u64) << 32,
-            0x1000..=0x1fff if (a - 0x1000) % 8 == 0 => {
+            0x1000..=0x1fff if (a - 0x1000).is_multiple_of(8) => {
                 let q = ((a - 0x1000) / 8) as u16;
                 if let Some(sq) = f.sq.get_mut(&q) {
                     sq.tail = v as u16;

@@ -87,6 +87,7 @@ pub fn card16_platform(mut cfg: PlatformConfig, store: Box<dyn BlockStore>) -> R
 }
 
 /// The card tops this build has, as (name, VFs), smallest first.
+#[allow(clippy::vec_init_then_push)]
 pub fn card_models() -> Vec<(&'static str, usize)> {
     #[allow(unused_mut)]
     let mut v = Vec::new();
