@@ -19,10 +19,14 @@ macro_rules! out {
 #[cfg(feature = "sim")]
 mod bench;
 #[cfg(feature = "sim")]
+mod cardfile;
+#[cfg(feature = "sim")]
 mod crypto;
 #[cfg(feature = "sim")]
 mod demo;
 mod host;
+#[cfg(feature = "sim")]
+mod sim;
 
 #[derive(Parser)]
 #[command(
@@ -48,6 +52,9 @@ enum Cmd {
     /// Sample data through the simulated engines, with a short report.
     #[cfg(feature = "sim")]
     Demo,
+    /// The simulated card (card file, NVMe VFs through the driver, lspci).
+    #[cfg(feature = "sim")]
+    Sim(sim::SimArgs),
     #[command(flatten)]
     Host(host::HostCmd),
 }
@@ -98,6 +105,8 @@ fn main() {
         Cmd::Bench(c) => bench::run(c),
         #[cfg(feature = "sim")]
         Cmd::Demo => demo::run(),
+        #[cfg(feature = "sim")]
+        Cmd::Sim(a) => sim::run(a),
         Cmd::Host(c) => host::run(c),
     };
     if let Err(e) = result {

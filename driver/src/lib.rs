@@ -18,6 +18,8 @@ pub mod fake;
 pub mod mmio;
 pub mod nvme;
 pub mod pf;
+#[cfg(feature = "sim")]
+pub mod sim;
 pub mod vfio;
 
 pub use backend::PciFunction;
@@ -86,6 +88,9 @@ pub enum Error {
     /// A sysfs or PF management step failed.
     #[error("pf: {0}")]
     Pf(String),
+    /// The simulated card (platform model) refused or timed out.
+    #[error("sim: {0}")]
+    Sim(String),
 }
 
 /// Result type of this crate.

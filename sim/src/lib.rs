@@ -39,6 +39,7 @@
 ))]
 pub mod engines;
 mod error;
+pub mod platform;
 #[doc(hidden)]
 pub mod raw;
 mod sim;
