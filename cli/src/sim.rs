@@ -408,3 +408,24 @@ fn perf(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_and_rates() {
+        let mut lat: Vec<u64> = (1..=100).rev().collect();
+        let f = figures(Some(2), 100, 1, 4096, 500_000, 200_000, &mut lat);
+        assert_eq!((f.latency_cycles.p50, f.latency_cycles.p99), (50, 99));
+        assert_eq!(f.bytes_per_cycle, 100.0 * 4096.0 / 200_000.0);
+        assert_eq!(f.bus_bytes_per_cycle, 2.5);
+        assert_eq!(f.commands_per_kcycle, 0.5);
+        assert_eq!(f.iops_per_mhz, 500.0);
+        let j = serde_json::to_value(&f).unwrap();
+        assert_eq!(j["latency_cycles"]["p99"], 99);
+        assert_eq!(j["vf"], 2);
+        assert_eq!(pct(&[], 0.5), 0);
+        assert_eq!(pct(&[7], 0.99), 7);
+    }
+}

@@ -233,3 +233,20 @@ fn platform_speed() {
         n as f64 / s
     );
 }
+
+#[test]
+fn waveform_on_demand() {
+    let dir = std::env::temp_dir().join(format!("nsim-plat-trace-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join(format!("card.{}", nitrous_sim::models::TRACE_FORMAT));
+    let mut p = platform();
+    enable_pf(&mut p);
+    p.trace_to(&f).unwrap();
+    assert_eq!(p.bar_read32(0, 0, mb::ID as u64).unwrap(), CARD_ID);
+    p.run(10);
+    p.trace_flush();
+    drop(p);
+    let n = std::fs::metadata(&f).unwrap().len();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(n > 100, "trace of {n} bytes");
+}
