@@ -14,8 +14,7 @@
 //! VFs are numbered from 1 in file order (VF i is PCI function i). VF i's
 //! namespace starts in the backend right after VF i-1's: its byte offset is
 //! the sum of the earlier namespaces' sizes. The card's mailbox requires
-//! namespace bases on 4 KiB boundaries, so every namespace must be a whole
-//! number of 4 KiB (8 blocks of 512 bytes).
+//! namespace bases on 512-byte boundaries, which every namespace size is.
 
 use serde::Deserialize;
 use std::path::Path;
@@ -157,13 +156,6 @@ pub fn parse(text: &str) -> Result<CardFile, String> {
             .checked_mul(raw.lba_size as u64)
             .filter(|b| base.checked_add(*b).is_some())
             .ok_or_else(|| ctx(format!("blocks: {} is too large", raw.blocks)))?;
-        if bytes % 4096 != 0 {
-            return Err(ctx(format!(
-                "blocks: {} blocks of 512 bytes is not a whole number of 4 KiB \
-                 (namespace bases must stay 4 KiB aligned; use a multiple of 8)",
-                raw.blocks
-            )));
-        }
         let k = raw.key.trim();
         if k.len() != 128 {
             return Err(ctx(format!(

@@ -42,7 +42,7 @@ pub const KEY_READS: u32 = 0x080;
 pub enum Op {
     /// Provision VF `func` as an NVMe function: ARG1:ARG0 namespace size in
     /// LBAs (>0), ARG2 LBA shift (9 or 12), ARG4:ARG3 backend base byte
-    /// address (multiple of 4096). VF must be disabled.
+    /// address (multiple of 512). VF must be disabled.
     Provision = 0x01,
     /// Copy KEY0..KEY15 into key slot `slot`, then clear the staging
     /// registers.

@@ -196,7 +196,7 @@ fn provisioning_rules_and_status_codes() {
     assert_eq!(s.provision(5, 100, 9, 0), Status::BadFunction);
     assert_eq!(s.provision(1, 0, 9, 0), Status::BadArgument);
     assert_eq!(s.provision(1, 100, 10, 0), Status::BadArgument);
-    assert_eq!(s.provision(1, 100, 9, 512), Status::BadArgument);
+    assert_eq!(s.provision(1, 100, 9, 256), Status::BadArgument);
     assert_eq!(s.provision(1, 1 << 33, 12, 1 << 32), Status::Ok);
     assert_eq!(
         s.mbox(Op::Enable, 1, 0, &[]),
