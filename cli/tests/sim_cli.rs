@@ -266,7 +266,6 @@ fn xts_encrypt(key: &[u8; 64], lba: u64, lba_size: usize, data: &[u8]) -> Vec<u8
 }
 
 #[test]
-#[ignore = "needs the card's NVMe function in the `card` top"]
 fn write_read_round_trip_persists_ciphertext() {
     let d = Dir::new("rw");
     let card = write_card(&d);
@@ -338,7 +337,6 @@ fn write_read_round_trip_persists_ciphertext() {
 }
 
 #[test]
-#[ignore = "needs the card's NVMe function in the `card` top"]
 fn perf_reports_json_figures() {
     let d = Dir::new("perf");
     let card = write_card(&d);

@@ -172,7 +172,6 @@ fn opts() -> Options {
 }
 
 #[test]
-#[ignore = "needs the card's NVMe function in the `card` top"]
 fn nvme_driver_runs_unchanged_on_every_vf() {
     let c = card();
     let pf = c.pf().unwrap();
