@@ -61,8 +61,6 @@ pub const MAX_READS: u64 = 4;
 pub enum MvState {
     /// `mv_ready` high.
     Idle,
-    /// Command latched: derive the PRP layout, check PRP1 / PRP2.
-    Start,
     /// `key_load` strobe to the XTS engine.
     KeyLoad,
     /// Waiting for `key_ready`.
@@ -213,6 +211,8 @@ pub struct NvmeMover {
     is_write: Signal<Local, Bit>,
     is_zeroes: Signal<Local, Bit>,
     is_hw: Signal<Local, Bit>,
+    mv_zeroes: Signal<Local, Bit>,
+    mv_hw: Signal<Local, Bit>,
     off1: Signal<Local, Bits<13>>,
     cap1: Signal<Local, Bits<13>>,
     len0: Signal<Local, Bits<13>>,
@@ -255,9 +255,7 @@ pub struct NvmeMover {
     c_prp1: DFF<Bits<64>>,
     c_prp2: DFF<Bits<64>>,
     c_len: DFF<Bits<21>>,
-    c_slba: DFF<Bits<64>>,
     c_4k: DFF<Bit>,
-    c_base: DFF<Bits<64>>,
     c_slot: DFF<Bits<4>>,
     key_ok: DFF<Bit>,
     loaded_slot: DFF<Bits<4>>,
@@ -289,8 +287,7 @@ pub struct NvmeMover {
     w_len0: DFF<Bits<13>>,
     lock_wk: DFF<Bit>,
     lock_dt: DFF<Bit>,
-    md_v: DFF<Bit>,
-    md_s: DFF<Bits<2>>,
+    c_list: DFF<Bit>,
     fault_v: DFF<Bit>,
     xts: XtsEngine,
 }
@@ -358,6 +355,8 @@ impl NvmeMover {
             is_write: Default::default(),
             is_zeroes: Default::default(),
             is_hw: Default::default(),
+            mv_zeroes: Default::default(),
+            mv_hw: Default::default(),
             off1: Default::default(),
             cap1: Default::default(),
             len0: Default::default(),
@@ -400,9 +399,7 @@ impl NvmeMover {
             c_prp1: Default::default(),
             c_prp2: Default::default(),
             c_len: Default::default(),
-            c_slba: Default::default(),
             c_4k: Default::default(),
-            c_base: Default::default(),
             c_slot: Default::default(),
             key_ok: Default::default(),
             loaded_slot: Default::default(),
@@ -434,8 +431,7 @@ impl NvmeMover {
             w_len0: Default::default(),
             lock_wk: Default::default(),
             lock_dt: Default::default(),
-            md_v: Default::default(),
-            md_s: Default::default(),
+            c_list: Default::default(),
             fault_v: Default::default(),
             xts: XtsEngine::new(cfg),
         }
@@ -454,10 +450,9 @@ impl Logic for NvmeMover {
             c_prp1,
             c_prp2,
             c_len,
-            c_slba,
             c_4k,
-            c_base,
             c_slot,
+            c_list,
             key_ok,
             loaded_slot,
             status,
@@ -488,8 +483,6 @@ impl Logic for NvmeMover {
             w_len0,
             lock_wk,
             lock_dt,
-            md_v,
-            md_s,
             fault_v
         );
         self.xts.clock.next = self.clock.val();
@@ -510,34 +503,38 @@ impl Logic for NvmeMover {
             self.lba_bytes.next = self.c4096.val();
             self.bpl_m1.next = bits::<9>(255);
         }
-        // PRP layout (NVMe 1.4 §4.3): PRP1 covers up to the end of its page.
-        self.off1.next = bit_cast::<13, 12>(self.c_prp1.q.val().get_bits::<12>(0));
+        // PRP layout of the command being accepted (NVMe 1.4 §4.3): PRP1
+        // covers up to the end of its page; PRP2 is the second data pointer
+        // or a list pointer.
+        self.mv_zeroes.next = self.mv_op.val() == 2;
+        self.mv_hw.next = self.mv_op.val() == 3;
+        self.off1.next = bit_cast::<13, 12>(self.mv_prp1.val().get_bits::<12>(0));
         self.cap1.next = self.c4096.val() - self.off1.val();
         self.len0.next = self.cap1.val();
-        if self.c_len.q.val() <= bit_cast::<21, 13>(self.cap1.val()) {
-            self.len0.next = self.c_len.q.val().get_bits::<13>(0);
+        if self.mv_len.val() <= bit_cast::<21, 13>(self.cap1.val()) {
+            self.len0.next = self.mv_len.val().get_bits::<13>(0);
         }
-        self.rem1.next = self.c_len.q.val() - bit_cast::<21, 13>(self.len0.val());
+        self.rem1.next = self.mv_len.val() - bit_cast::<21, 13>(self.len0.val());
         self.list_mode.next = self.rem1.val() > bit_cast::<21, 13>(self.c4096.val());
         // Every data pointer 16-byte aligned; PRP2 as a data pointer has no
         // page offset; a list pointer is 8-byte aligned (entries are 8 B).
         self.bad_early.next = false;
-        if !self.is_zeroes.val() & (self.c_len.q.val() != 0) {
-            if self.c_prp1.q.val().get_bits::<4>(0) != 0 {
+        if !self.mv_zeroes.val() & (self.mv_len.val() != 0) {
+            if self.mv_prp1.val().get_bits::<4>(0) != 0 {
                 self.bad_early.next = true;
             }
             if (self.rem1.val() != 0)
                 & !self.list_mode.val()
-                & (self.c_prp2.q.val().get_bits::<12>(0) != 0)
+                & (self.mv_prp2.val().get_bits::<12>(0) != 0)
             {
                 self.bad_early.next = true;
             }
-            if self.list_mode.val() & (self.c_prp2.q.val().get_bits::<3>(0) != 0) {
+            if self.list_mode.val() & (self.mv_prp2.val().get_bits::<3>(0) != 0) {
                 self.bad_early.next = true;
             }
         }
-        self.need_load.next = !self.is_hw.val()
-            & (!self.key_ok.q.val() | (self.c_slot.q.val() != self.loaded_slot.q.val()));
+        self.need_load.next = !self.mv_hw.val()
+            & (!self.key_ok.q.val() | (self.mv_slot.val() != self.loaded_slot.q.val()));
 
         // -- DMA requester: walker (list entries) has priority; a presented
         // request stays presented until accepted (lock_*).
@@ -851,7 +848,6 @@ impl Logic for NvmeMover {
         }
 
         // -- Command FSM.
-        self.md_v.d.next = false;
         self.mv_ready.next = self.state.q.val() == MvState::Idle;
         match self.state.q.val() {
             MvState::Idle => {
@@ -861,55 +857,51 @@ impl Logic for NvmeMover {
                     self.c_prp1.d.next = self.mv_prp1.val();
                     self.c_prp2.d.next = self.mv_prp2.val();
                     self.c_len.d.next = self.mv_len.val();
-                    self.c_slba.d.next = self.mv_slba.val();
                     self.c_4k.d.next = self.mv_lba_shift.val() == 12;
-                    self.c_base.d.next = self.mv_base.val();
                     self.c_slot.d.next = self.mv_slot.val();
-                    self.state.d.next = MvState::Start;
-                }
-            }
-            MvState::Start => {
-                self.status.d.next = 0.into();
-                self.abort.d.next = false;
-                self.du_cnt.d.next = 0.into();
-                self.du_lba.d.next = self.c_slba.q.val();
-                self.bq_cnt.d.next = 0.into();
-                self.bq_addr_r.d.next = self.c_base.q.val() + (self.c_slba.q.val() << 9);
-                self.nlb.d.next = bit_cast::<13, 21>(self.c_len.q.val() >> 9);
-                if self.c_4k.q.val() {
-                    self.bq_addr_r.d.next = self.c_base.q.val() + (self.c_slba.q.val() << 12);
-                    self.nlb.d.next = bit_cast::<13, 21>(self.c_len.q.val() >> 12);
-                }
-                self.in_units.d.next = 0.into();
-                self.in_blk.d.next = 0.into();
-                self.out_units.d.next = 0.into();
-                self.rd_out.d.next = 0.into();
-                self.pay_active.d.next = false;
-                self.gd_cnt.d.next = 0.into();
-                self.gd_total.d.next = bit_cast::<17, 21>((self.c_len.q.val() + 15) >> 4);
-                self.nseg_valid.d.next = false;
-                self.w_len0.d.next = self.len0.val();
-                self.w_rem1.d.next = self.rem1.val();
-                self.w_validate.d.next = false;
-                self.w_state.d.next = WalkState::Done;
-                if self.bad_early.val() {
-                    // PRP Offset Invalid before anything moved.
-                    self.status.d.next = bits::<2>(2);
-                    self.abort.d.next = true;
-                    self.state.d.next = MvState::Run;
-                } else if self.need_load.val() {
-                    self.state.d.next = MvState::KeyLoad;
-                } else if self.is_zeroes.val() {
-                    self.state.d.next = MvState::Run;
-                } else if self.list_mode.val() {
-                    self.w_state.d.next = WalkState::ListReq;
-                    self.w_validate.d.next = true;
-                    self.w_rem.d.next = self.rem1.val();
-                    self.w_ptr.d.next = self.c_prp2.q.val();
-                    self.state.d.next = MvState::Validate;
-                } else {
-                    self.w_state.d.next = WalkState::First;
-                    self.state.d.next = MvState::Run;
+                    self.c_list.d.next = self.list_mode.val();
+                    self.status.d.next = 0.into();
+                    self.abort.d.next = false;
+                    self.du_cnt.d.next = 0.into();
+                    self.du_lba.d.next = self.mv_slba.val();
+                    self.bq_cnt.d.next = 0.into();
+                    self.bq_addr_r.d.next = self.mv_base.val() + (self.mv_slba.val() << 9);
+                    self.nlb.d.next = bit_cast::<13, 21>(self.mv_len.val() >> 9);
+                    if self.mv_lba_shift.val() == 12 {
+                        self.bq_addr_r.d.next = self.mv_base.val() + (self.mv_slba.val() << 12);
+                        self.nlb.d.next = bit_cast::<13, 21>(self.mv_len.val() >> 12);
+                    }
+                    self.in_units.d.next = 0.into();
+                    self.in_blk.d.next = 0.into();
+                    self.out_units.d.next = 0.into();
+                    self.rd_out.d.next = 0.into();
+                    self.pay_active.d.next = false;
+                    self.gd_cnt.d.next = 0.into();
+                    self.gd_total.d.next = bit_cast::<17, 21>((self.mv_len.val() + 15) >> 4);
+                    self.nseg_valid.d.next = false;
+                    self.w_len0.d.next = self.len0.val();
+                    self.w_rem1.d.next = self.rem1.val();
+                    self.w_validate.d.next = false;
+                    self.w_state.d.next = WalkState::Done;
+                    if self.bad_early.val() {
+                        // PRP Offset Invalid before anything moved.
+                        self.status.d.next = bits::<2>(2);
+                        self.abort.d.next = true;
+                        self.state.d.next = MvState::Run;
+                    } else if self.need_load.val() {
+                        self.state.d.next = MvState::KeyLoad;
+                    } else if self.mv_zeroes.val() {
+                        self.state.d.next = MvState::Run;
+                    } else if self.list_mode.val() {
+                        self.w_state.d.next = WalkState::ListReq;
+                        self.w_validate.d.next = true;
+                        self.w_rem.d.next = self.rem1.val();
+                        self.w_ptr.d.next = self.mv_prp2.val();
+                        self.state.d.next = MvState::Validate;
+                    } else {
+                        self.w_state.d.next = WalkState::First;
+                        self.state.d.next = MvState::Run;
+                    }
                 }
             }
             MvState::KeyLoad => {
@@ -924,7 +916,7 @@ impl Logic for NvmeMover {
                 if self.xts.key_ready.val() {
                     if self.is_zeroes.val() {
                         self.state.d.next = MvState::Run;
-                    } else if self.list_mode.val() {
+                    } else if self.c_list.q.val() {
                         self.w_state.d.next = WalkState::ListReq;
                         self.w_validate.d.next = true;
                         self.w_rem.d.next = self.w_rem1.q.val();
@@ -943,20 +935,17 @@ impl Logic for NvmeMover {
             }
             MvState::Run => {
                 if self.done.val() {
-                    self.md_v.d.next = true;
-                    self.md_s.d.next = self.status.q.val();
                     self.state.d.next = MvState::Idle;
                 }
             }
         }
-        self.md_valid.next = self.md_v.q.val();
-        self.md_status.next = self.md_s.q.val();
+        self.md_valid.next = self.run.val() & self.done.val();
+        self.md_status.next = self.status.q.val();
 
         if self.reset.val() {
             self.state.d.next = MvState::Idle;
             self.w_state.d.next = WalkState::Done;
             self.key_ok.d.next = false;
-            self.md_v.d.next = false;
             self.fault_v.d.next = false;
             self.lock_wk.d.next = false;
             self.lock_dt.d.next = false;
