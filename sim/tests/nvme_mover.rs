@@ -1201,6 +1201,16 @@ fn mover_key_reload_between_slots() {
         "slots 1 and 2 gave the same ciphertext"
     );
     assert!(images[0] == images[2] && images[2] == images[3]);
+    // The mailbox rewrites slot 0 (the loaded one): the next command with
+    // slot 0 must use the new key (run_ok checks against xts-mode).
+    h.rng.fill(&mut h.keys[0][..]);
+    h.run_ok(&cmd(OP_WRITE, p1, p2, 4096, 9, 9, 0));
+    let after = h.backend[0x10_0000 + 9 * 512..0x10_0000 + 17 * 512].to_vec();
+    assert!(
+        after != images[5],
+        "slot 0 rewritten but the old key was used"
+    );
+    h.run_ok(&cmd(OP_READ, p1, p2, 4096, 9, 9, 0));
 }
 
 /// Cycles from mv_valid to md_valid for 4 KiB, zero-latency models, no

@@ -14,9 +14,13 @@
 //! Structure (all counters per command, all in 16-byte beats, since every
 //! data pointer is 16-byte aligned the host stream and the LBA stream are
 //! the same beat stream cut at different places):
-//! * **command FSM** (`MvState`): accept, derive the PRP layout and check
-//!   PRP1/PRP2, load the XTS key when the slot differs from the loaded one
-//!   (or after reset), validate a PRP list, run, strobe `md_valid`.
+//! * **command FSM** (`MvState`): accept (deriving the PRP layout and
+//!   checking PRP1/PRP2 from the `mv_*` inputs), load the XTS key when the
+//!   slot or the slot's key differs from what is loaded (or after reset:
+//!   `key_sel` shows `mv_slot` while idle, and a copy of the loaded key is
+//!   compared with `key_data`, so a slot rewritten through the mailbox or a
+//!   later unwrap path is picked up without a flush port), validate a PRP
+//!   list, run, strobe `md_valid`.
 //! * **PRP walker** (`WalkState`): produces host segments (address, length;
 //!   never crossing a 4 KiB page) into a one-entry register `nseg`.
 //!   PRP1 (may have an offset), then PRP2 as the second data pointer or as a
@@ -259,6 +263,7 @@ pub struct NvmeMover {
     c_slot: DFF<Bits<4>>,
     key_ok: DFF<Bit>,
     loaded_slot: DFF<Bits<4>>,
+    loaded_key: DFF<Bits<512>>,
     status: DFF<Bits<2>>,
     abort: DFF<Bit>,
     nlb: DFF<Bits<13>>,
@@ -403,6 +408,7 @@ impl NvmeMover {
             c_slot: Default::default(),
             key_ok: Default::default(),
             loaded_slot: Default::default(),
+            loaded_key: Default::default(),
             status: Default::default(),
             abort: Default::default(),
             nlb: Default::default(),
@@ -455,6 +461,7 @@ impl Logic for NvmeMover {
             c_list,
             key_ok,
             loaded_slot,
+            loaded_key,
             status,
             abort,
             nlb,
@@ -489,7 +496,12 @@ impl Logic for NvmeMover {
         self.xts.reset.next = self.reset.val();
         self.xts.key.next = self.key_data.val();
         self.xts.key_load.next = false;
+        // The slot of the command being accepted (to compare its key with
+        // the loaded one), then the command's slot.
         self.key_sel.next = self.c_slot.q.val();
+        if self.state.q.val() == MvState::Idle {
+            self.key_sel.next = self.mv_slot.val();
+        }
 
         // -- Decoded command.
         self.is_read.next = self.c_op.q.val() == 0;
@@ -534,7 +546,9 @@ impl Logic for NvmeMover {
             }
         }
         self.need_load.next = !self.mv_hw.val()
-            & (!self.key_ok.q.val() | (self.mv_slot.val() != self.loaded_slot.q.val()));
+            & (!self.key_ok.q.val()
+                | (self.mv_slot.val() != self.loaded_slot.q.val())
+                | (self.key_data.val() != self.loaded_key.q.val()));
 
         // -- DMA requester: walker (list entries) has priority; a presented
         // request stays presented until accepted (lock_*).
@@ -910,6 +924,7 @@ impl Logic for NvmeMover {
                 self.xts.key_load.next = true;
                 self.key_ok.d.next = true;
                 self.loaded_slot.d.next = self.c_slot.q.val();
+                self.loaded_key.d.next = self.key_data.val();
                 self.state.d.next = MvState::KeyWait;
             }
             MvState::KeyWait => {
