@@ -1079,6 +1079,43 @@ fn bad_prps<P: Ports>(h: &mut Harness<P>) {
     }
 }
 
+/// Lengths outside the command contract (not whole LBAs; HOST_WRITE not
+/// a multiple of 4) end with status 3, nothing moved, no hang.
+fn bad_lengths<P: Ports>(h: &mut Harness<P>) {
+    let mut used = HashSet::new();
+    let (p1, p2) = h.buffer(
+        8192,
+        Layout::Prp {
+            off1: 0,
+            list_off: 0,
+        },
+        &mut used,
+    );
+    for (op, len, shift) in [
+        (OP_READ, 700u32, 9u8),
+        (OP_WRITE, 4096 + 512, 12),
+        (OP_ZEROES, 100, 9),
+        (OP_HOST_WRITE, 6, 9),
+    ] {
+        let mut c = cmd(op, p1, p2, len, 0, shift, 1);
+        if op == OP_HOST_WRITE {
+            c.gd = vec![0xa5; len as usize];
+        }
+        h.run_untouched(&c, 3);
+    }
+    h.fill(p1, p2, 8192);
+    h.run_ok(&cmd(OP_WRITE, p1, p2, 8192, 0, 12, 1));
+}
+
+#[cfg(nsim_top_nvme_mover)]
+#[test]
+fn mover_bad_lengths_give_status_3() {
+    let mut h = full(20);
+    bad_lengths(&mut h);
+    h.stall = 30;
+    bad_lengths(&mut h);
+}
+
 #[cfg(nsim_top_nvme_mover)]
 #[test]
 fn mover_bad_prp_offsets_give_status_2_and_move_nothing() {

@@ -42,7 +42,9 @@
 //!   data into the engine, engine output to `bw_*` (never before its
 //!   request).
 //!
-//! Errors. A faulted DMA read (`rc_err`: data or list) strobes `cnt_fault`
+//! Errors. A length that is not a whole number of LBAs (HOST_WRITE: not a
+//! multiple of 4) ends at once with status 3 (the front never sends one).
+//! A faulted DMA read (`rc_err`: data or list) strobes `cnt_fault`
 //! and sets status 1; a PRP entry with a bad offset sets status 2; `br_err`
 //! sets status 3 (first status wins). Faults and bad entries *abort*: no
 //! new descriptor, backend request or host request is issued; what was
@@ -224,6 +226,7 @@ pub struct NvmeMover {
     need_load: Signal<Local, Bit>,
     list_mode: Signal<Local, Bit>,
     bad_early: Signal<Local, Bit>,
+    bad_len: Signal<Local, Bit>,
     lba_bytes: Signal<Local, Bits<13>>,
     bpl_m1: Signal<Local, Bits<9>>,
     run: Signal<Local, Bit>,
@@ -369,6 +372,7 @@ impl NvmeMover {
             need_load: Default::default(),
             list_mode: Default::default(),
             bad_early: Default::default(),
+            bad_len: Default::default(),
             lba_bytes: Default::default(),
             bpl_m1: Default::default(),
             run: Default::default(),
@@ -543,6 +547,17 @@ impl Logic for NvmeMover {
             }
             if self.list_mode.val() & (self.mv_prp2.val().get_bits::<3>(0) != 0) {
                 self.bad_early.next = true;
+            }
+        }
+        // Lengths the front never sends (docs/CARD.md: nlb << lba_shift;
+        // HOST_WRITE a multiple of 4) end with status 3 instead of a
+        // mismatch between host bytes and LBA blocks.
+        self.bad_len.next = self.mv_len.val().get_bits::<2>(0) != 0;
+        if !self.mv_hw.val() {
+            if self.mv_lba_shift.val() == 12 {
+                self.bad_len.next = self.mv_len.val().get_bits::<12>(0) != 0;
+            } else {
+                self.bad_len.next = self.mv_len.val().get_bits::<9>(0) != 0;
             }
         }
         self.need_load.next = !self.mv_hw.val()
@@ -897,7 +912,11 @@ impl Logic for NvmeMover {
                     self.w_rem1.d.next = self.rem1.val();
                     self.w_validate.d.next = false;
                     self.w_state.d.next = WalkState::Done;
-                    if self.bad_early.val() {
+                    if self.bad_len.val() {
+                        self.status.d.next = bits::<2>(3);
+                        self.abort.d.next = true;
+                        self.state.d.next = MvState::Run;
+                    } else if self.bad_early.val() {
                         // PRP Offset Invalid before anything moved.
                         self.status.d.next = bits::<2>(2);
                         self.abort.d.next = true;
