@@ -52,6 +52,7 @@
 //!   read at a time; host MMIO writes are far slower than the drain rate).
 
 use crate::nvme::admin_data::AdminData;
+use nitrous_regmap::nvme::{IO_QUEUES, MSIX_VECTORS};
 use rust_hdl::prelude::*;
 
 /// Status codes as `SCT << 8 | SC` (NVMe 1.4 §4.6.1.2).
@@ -194,6 +195,10 @@ pub struct NvmeFront {
     ones16: Constant<Bits<16>>,
     ones32: Constant<Bits<32>>,
     nsid_fe: Constant<Bits<32>>,
+    last_q4: Constant<Bits<4>>,
+    last_q16: Constant<Bits<16>>,
+    last_vector: Constant<Bits<16>>,
+    aerl: Constant<Bits<3>>,
 
     // ---- tables ----
     ctrl: RAM<Bits<256>, 5>,
@@ -382,6 +387,9 @@ impl NvmeFront {
             (1..=nitrous_regmap::card::MAX_VFS).contains(&num_vfs),
             "num_vfs must be 1..=31"
         );
+        // The queue picker and the 16-slot queue tables are laid out for 8 I/O
+        // queues per function (qid 0..=8 in 4 bits).
+        assert_eq!(IO_QUEUES, 8, "queue picker is written for 8 I/O queues");
         let cap = nitrous_regmap::nvme::cap_value();
         let mdts_bytes = 4096u64 << nitrous_regmap::nvme::MDTS;
         defaults!(NvmeFront {
@@ -421,6 +429,10 @@ impl NvmeFront {
             ones16: Constant::new(bits::<16>(0xffff)),
             ones32: Constant::new(bits::<32>(0xffff_ffff)),
             nsid_fe: Constant::new(bits::<32>(0xffff_fffe)),
+            last_q4: Constant::new(bits::<4>(IO_QUEUES as u64)),
+            last_q16: Constant::new(bits::<16>(IO_QUEUES as u64)),
+            last_vector: Constant::new(bits::<16>(MSIX_VECTORS as u64 - 1)),
+            aerl: Constant::new(bits::<3>(crate::nvme::admin_data::AERL as u64)),
         )
     }
 }
@@ -624,7 +636,7 @@ impl Logic for NvmeFront {
         // Doorbells (§3.1.24, §3.1.25, CAP.DSTRD = 0): 0x1000 + 8y (+4 CQ), y <= 8.
         self.db_hit.next = (self.rb_a.q.val().get_bits::<4>(12) == 1)
             & (self.rb_a.q.val().get_bits::<5>(7) == 0)
-            & (self.rb_a.q.val().get_bits::<4>(3) <= 8);
+            & (self.rb_a.q.val().get_bits::<4>(3) <= self.last_q4.val());
         self.rb_fidx.next = bit_cast::<9, 5>(self.rb_f.q.val()) << 4;
         self.rb_idx.next =
             self.rb_fidx.val() | bit_cast::<9, 4>(self.rb_a.q.val().get_bits::<4>(3));
@@ -689,8 +701,8 @@ impl Logic for NvmeFront {
         self.e_qid.next = self.e_d10.val().get_bits::<16>(0);
         self.e_qsize.next = self.e_d10.val().get_bits::<16>(16);
         self.e_hi11.next = self.e_d11.val().get_bits::<16>(16);
-        self.e_qid_bad.next = (self.e_qid.val() == 0) | (self.e_qid.val() > 8);
-        self.e_hi11_bad.next = (self.e_hi11.val() == 0) | (self.e_hi11.val() > 8);
+        self.e_qid_bad.next = (self.e_qid.val() == 0) | (self.e_qid.val() > self.last_q16.val());
+        self.e_hi11_bad.next = (self.e_hi11.val() == 0) | (self.e_hi11.val() > self.last_q16.val());
         self.e_tidx.next = (bit_cast::<9, 5>(self.cur_f.q.val()) << 4)
             | bit_cast::<9, 4>(self.e_qid.val().get_bits::<4>(0));
         self.e_cidx.next = (bit_cast::<9, 5>(self.cur_f.q.val()) << 4)
@@ -789,7 +801,7 @@ impl Logic for NvmeFront {
                     self.cur_q.d.next = self.s_pick.val();
                     self.dead.d.next = false;
                     self.state.d.next = St::FetRd;
-                    if self.s_pick.val() == 8 {
+                    if self.s_pick.val() == self.last_q4.val() {
                         self.sf.d.next = self.s_nextf.val();
                         self.sq.d.next = bits::<4>(0);
                     } else {
@@ -1112,7 +1124,9 @@ impl Logic for NvmeFront {
                         } else if (self.e_qsize.val() == 0) | (self.e_qsize.val() > self.mqes.val())
                         {
                             self.stat.d.next = bits::<11>(0x102);
-                        } else if self.e_d11.val().get_bit(1) & (self.e_hi11.val() > 8) {
+                        } else if self.e_d11.val().get_bit(1)
+                            & (self.e_hi11.val() > self.last_vector.val())
+                        {
                             // One MSI-X vector per CQ: vectors 0..=8.
                             self.stat.d.next = bits::<11>(0x108);
                         } else if !self.e_d11.val().get_bit(0)
@@ -1232,7 +1246,7 @@ impl Logic for NvmeFront {
                         }
                     } else if self.e_opc.val() == 0x0c {
                         // Asynchronous Event Request (§5.2): held, no completion.
-                        if self.c_aer.val() >= 4 {
+                        if self.c_aer.val() > self.aerl.val() {
                             self.stat.d.next = bits::<11>(0x105);
                         } else {
                             self.n_aer.next = self.c_aer.val() + 1;
@@ -1293,7 +1307,7 @@ impl Logic for NvmeFront {
                 {
                     self.stat.d.next = bits::<11>(0x10c);
                     self.state.d.next = St::PostRd;
-                } else if self.scan_q.q.val() == 8 {
+                } else if self.scan_q.q.val() == self.last_q4.val() {
                     self.cqv.d.next = self.cqv.q.val() & !(self.one512.val() << self.del_idx.val());
                     self.state.d.next = St::PostRd;
                 } else {
@@ -1461,11 +1475,21 @@ mod tests {
     }
 
     #[test]
+    fn generates_for_16_and_31_vfs() {
+        for n in [16, 31] {
+            let mut uut = NvmeFront::new(n);
+            uut.connect_all();
+            assert!(generate_verilog(&uut).contains("module top"));
+        }
+    }
+
+    #[test]
     fn nvme_front_is_synthesizable() {
         let mut uut = NvmeFront::new(4);
         uut.connect_all();
         let v = generate_verilog(&uut);
         let r = crate::synth::check_synthesizable("nvme_front", &v).unwrap();
+        eprintln!("nvme_front (4 VFs): {} yosys coarse cells", r.cells);
         assert!(r.cells > 0);
     }
 }
