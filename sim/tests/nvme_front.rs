@@ -1362,3 +1362,39 @@ fn random_malformed_sqes_all_complete() {
     let total: u32 = (1..=2).map(|f| tb.served[f] + tb.rejected[f]).sum();
     assert!(total as usize >= n, "one counter strobe per completion");
 }
+
+/// Clocks from the doorbell write to the CQE in host memory, and register
+/// read latency while a command waits at the mover (printed for the report).
+#[test]
+fn latency_figures() {
+    let mut tb = Tb::new();
+    assert!(tb.enable(1, 8));
+    tb.create_pair(1, 1, 8);
+    let mut measure = |tb: &mut Tb, e: [u32; 16]| {
+        tb.submit(1, 1, e);
+        let t0 = tb.sim.cycle() - 2; // reg_write idles 2 clocks after the strobe
+        while tb.peek_cqe(1, 1).is_none() {
+            tb.step();
+            assert!(tb.sim.cycle() - t0 < 1000);
+        }
+        let t = tb.sim.cycle() - t0;
+        tb.cqe(1, 1);
+        t
+    };
+    let flush = measure(&mut tb, sqe(0x00, 1, 0, 0, [0; 6]));
+    let bad = measure(&mut tb, rw(0x02, 1, u64::MAX, 0));
+    let read = measure(&mut tb, rw(0x02, 1, 0, 0));
+    // The stand-in mover takes 21 clocks from accepting the command to md_valid.
+    eprintln!("doorbell -> CQE: Flush {flush}, rejected Read {bad}, Read {read} clocks (mover stand-in: 21)");
+    assert!(flush < 40 && bad < 40 && read < flush + 40);
+    tb.submit(1, 1, rw(0x02, 1, 0, 0));
+    while tb.mover.is_none() {
+        tb.step();
+    }
+    let t0 = tb.sim.cycle();
+    tb.reg_read(1, 0x1c);
+    let rd = tb.sim.cycle() - t0;
+    eprintln!("register read while a command is at the mover: {rd} clocks");
+    assert!(rd <= 32);
+    tb.cqe(1, 1);
+}
