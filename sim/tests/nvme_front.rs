@@ -1370,7 +1370,7 @@ fn latency_figures() {
     let mut tb = Tb::new();
     assert!(tb.enable(1, 8));
     tb.create_pair(1, 1, 8);
-    let mut measure = |tb: &mut Tb, e: [u32; 16]| {
+    let measure = |tb: &mut Tb, e: [u32; 16]| {
         tb.submit(1, 1, e);
         let t0 = tb.sim.cycle() - 2; // reg_write idles 2 clocks after the strobe
         while tb.peek_cqe(1, 1).is_none() {
