@@ -1398,3 +1398,36 @@ fn latency_figures() {
     assert!(rd <= 32);
     tb.cqe(1, 1);
 }
+
+/// A function reset at any point of a command's life: after the strobe the
+/// function issues no DMA and no interrupt request (whatever the position of
+/// the reset scan), and it is fully reset within 64 clocks.
+#[test]
+fn flr_at_every_phase_of_a_command() {
+    for delay in 0..48 {
+        let mut tb = Tb::new();
+        assert!(tb.enable(1, 8));
+        tb.create_pair(1, 1, 8);
+        tb.steps(delay % 7); // vary the reset-scan pointer against the command
+        tb.submit(1, 1, rw(0x02, 1, 0, 0));
+        tb.steps(delay);
+        tb.sim.set_flr_valid(true);
+        tb.sim.set_flr_func(1);
+        // The strobe is sampled at the end of this step; a handshake on that
+        // same edge was issued before the reset.
+        tb.step();
+        let (rq, irq) = (tb.rq_log.len(), tb.irqs.len());
+        tb.steps(59);
+        assert_eq!(tb.reg_read(1, 0x1c), 0, "delay {delay}: CSTS");
+        assert_eq!(tb.reg_read(1, 0x14), 0, "delay {delay}: CC");
+        tb.steps(200);
+        let late: Vec<_> = tb.rq_log[rq..].iter().filter(|r| r.0 == 1).collect();
+        assert!(late.is_empty(), "delay {delay}: DMA after reset: {late:x?}");
+        assert_eq!(tb.irqs.len(), irq, "delay {delay}: interrupt after reset");
+        assert!(tb.mover.is_none());
+        // And the function comes back.
+        assert!(tb.enable(1, 8));
+        tb.create_pair(1, 1, 8);
+        assert_eq!(tb.cmd(1, 1, rw(0x02, 1, 0, 0)).status, SUCCESS);
+    }
+}

@@ -106,7 +106,8 @@ enum St {
 pub struct NvmeFront {
     /// Clock.
     pub clock: Signal<In, Clock>,
-    /// Synchronous reset, active high: every function reset (takes ~100 clocks).
+    /// Synchronous reset, active high: then every function is reset in turn
+    /// (2 clocks per function; register reads wait behind these jobs).
     pub reset: Signal<In, Bit>,
     /// Bit f: function f exists; a falling bit resets function f.
     pub cfg_vf_enable: Signal<In, Bits<32>>,
@@ -194,6 +195,7 @@ pub struct NvmeFront {
     ffff512: Constant<Bits<512>>,
     ones16: Constant<Bits<16>>,
     ones32: Constant<Bits<32>>,
+    all_funcs: Constant<Bits<32>>,
     nsid_fe: Constant<Bits<32>>,
     last_q4: Constant<Bits<4>>,
     last_q16: Constant<Bits<16>>,
@@ -300,6 +302,7 @@ pub struct NvmeFront {
     s_pick1: Signal<Local, Bits<4>>,
     s_nextf: Signal<Local, Bits<5>>,
     jobs: Signal<Local, Bit>,
+    cur_dead: Signal<Local, Bit>,
     job_flr: Signal<Local, Bit>,
     job_reg: Signal<Local, Bit>,
     flr_set: Signal<Local, Bits<32>>,
@@ -410,7 +413,7 @@ impl NvmeFront {
             wd7, e_opc, e_cid, e_nsid, e_prp1, e_prp2, e_d10, e_d11, e_d12, e_d13, e_fusepsdt,
             e_qid, e_qsize, e_hi11, e_qid_bad, e_hi11_bad, e_tidx, e_cidx, e_bytes, e_lba_end,
             e_numd, e_log_len, e_log_off_bad, e_gd_beats, cur_idx, scan_idx, del_idx, post_idx, s_fidx, s_ok, s_cand,
-            s_pick, s_pick1, s_nextf, jobs, job_flr, job_reg, flr_set, flr_clr, flr_fidx, gd_dw,
+            s_pick, s_pick1, s_nextf, jobs, cur_dead, job_flr, job_reg, flr_set, flr_clr, flr_fidx, gd_dw,
             state, ret, sqv, cqv, pend, rdy, flr_pend, flr_ptr, ven_prev, wr_ptr, rd_ptr, rb_f,
             rb_a, rb_w, rb_d, rvalid, rdata, sf, sq, cur_f, cur_q, cur_cqid, cur_sqhd, cur_cid,
             cur_ien, cur_iv, dead, sqe, rd_done, rd_err, stat, dw0, pblocks, pshift, pbase,
@@ -428,6 +431,7 @@ impl NvmeFront {
             ffff512: Constant::new(bits::<512>(0xffff)),
             ones16: Constant::new(bits::<16>(0xffff)),
             ones32: Constant::new(bits::<32>(0xffff_ffff)),
+            all_funcs: Constant::new(bits::<32>((1u64 << (num_vfs + 1)) - 1)),
             nsid_fe: Constant::new(bits::<32>(0xffff_fffe)),
             last_q4: Constant::new(bits::<4>(IO_QUEUES as u64)),
             last_q16: Constant::new(bits::<16>(IO_QUEUES as u64)),
@@ -576,6 +580,11 @@ impl Logic for NvmeFront {
         self.job_flr.next = self.flr_pend.q.val().get_bit(self.flr_ptr.q.val().index());
         self.job_reg.next = self.wr_ptr.q.val() != self.rd_ptr.q.val();
         self.jobs.next = self.job_flr.val() | self.job_reg.val();
+        // The current command's function is being reset (or was): it must not
+        // post a completion or interrupt (a reset function issues no DMA).
+        self.cur_dead.next = self.dead.q.val()
+            | self.flr_pend.q.val().get_bit(self.cur_f.q.val().index())
+            | self.flr_set.val().get_bit(self.cur_f.q.val().index());
 
         // ---------------- table words ----------------
         self.c_cc.next = self.ctrl.read_data.val().get_bits::<32>(0);
@@ -736,6 +745,7 @@ impl Logic for NvmeFront {
         self.s_ok.next = self.cfg_vf_enable.val().get_bit(self.sf.q.val().index())
             & self.rdy.q.val().get_bit(self.sf.q.val().index())
             & !self.flr_pend.q.val().get_bit(self.sf.q.val().index())
+            & !self.flr_set.val().get_bit(self.sf.q.val().index())
             & self.prov_enabled.val();
         self.s_cand.next = bits::<16>(0);
         if self.s_ok.val() {
@@ -993,24 +1003,29 @@ impl Logic for NvmeFront {
                 self.state.d.next = St::FetReq;
             }
             St::FetReq => {
-                // §4.1: consume the entry at head; fetch 64 bytes at base + 64 * head.
-                self.rq_v.d.next = true;
-                self.rq_w.d.next = false;
-                self.rq_fn.d.next = self.cur_f.q.val();
-                self.rq_l.d.next = bits::<13>(64);
-                self.rq_a.d.next = (bit_cast::<64, 52>(self.s_base.val()) << 12)
-                    + (bit_cast::<64, 8>(self.s_head.val()) << 6);
-                self.rd_done.d.next = false;
-                self.rd_err.d.next = false;
-                self.n_s_head.next = self.s_nhead.val();
-                self.sqr.write_enable.next = true;
-                if self.s_nhead.val() == self.s_tail.val() {
-                    self.pend.d.next =
-                        self.pend.q.val() & !(self.one512.val() << self.cur_idx.val());
+                if self.cur_dead.val() {
+                    // The function is being reset: no fetch.
+                    self.state.d.next = St::Idle;
+                } else {
+                    // §4.1: consume the entry at head; fetch 64 bytes at base + 64 * head.
+                    self.rq_v.d.next = true;
+                    self.rq_w.d.next = false;
+                    self.rq_fn.d.next = self.cur_f.q.val();
+                    self.rq_l.d.next = bits::<13>(64);
+                    self.rq_a.d.next = (bit_cast::<64, 52>(self.s_base.val()) << 12)
+                        + (bit_cast::<64, 8>(self.s_head.val()) << 6);
+                    self.rd_done.d.next = false;
+                    self.rd_err.d.next = false;
+                    self.n_s_head.next = self.s_nhead.val();
+                    self.sqr.write_enable.next = true;
+                    if self.s_nhead.val() == self.s_tail.val() {
+                        self.pend.d.next =
+                            self.pend.q.val() & !(self.one512.val() << self.cur_idx.val());
+                    }
+                    self.cur_sqhd.d.next = self.s_nhead.val();
+                    self.cur_cqid.d.next = self.s_cqid.val();
+                    self.state.d.next = St::FetWait;
                 }
-                self.cur_sqhd.d.next = self.s_nhead.val();
-                self.cur_cqid.d.next = self.s_cqid.val();
-                self.state.d.next = St::FetWait;
             }
             St::FetWait => {
                 if self.jobs.val() {
@@ -1052,7 +1067,7 @@ impl Logic for NvmeFront {
                 self.ctrl.write_address.next = self.cur_f.q.val();
                 self.sqr.write_address.next = self.e_tidx.val();
                 self.cqr.write_address.next = self.e_tidx.val();
-                if self.dead.q.val() {
+                if self.cur_dead.val() {
                     self.state.d.next = St::Idle;
                 } else if self.rd_err.q.val() {
                     // The entry could not be read: Data Transfer Error, CID FFFFh.
@@ -1338,7 +1353,7 @@ impl Logic for NvmeFront {
                 if self.jobs.val() {
                     self.ret.d.next = St::PostRd;
                     self.state.d.next = St::Job;
-                } else if self.dead.q.val() {
+                } else if self.cur_dead.val() {
                     self.state.d.next = St::Idle;
                 } else {
                     self.state.d.next = St::PostChk;
@@ -1347,7 +1362,7 @@ impl Logic for NvmeFront {
             St::PostChk => {
                 // §4.6, §7.2.6: post at the tail unless the CQ is full.
                 self.cqr.write_address.next = self.post_idx.val();
-                if !self.cqv.q.val().get_bit(self.post_idx.val().index()) {
+                if self.cur_dead.val() | !self.cqv.q.val().get_bit(self.post_idx.val().index()) {
                     self.state.d.next = St::Idle;
                 } else if self.q_ntail.val() == self.q_head.val() {
                     self.state.d.next = St::PostRd;
@@ -1395,7 +1410,7 @@ impl Logic for NvmeFront {
                     } else {
                         self.cnt_s.d.next = true;
                     }
-                    if self.cur_ien.q.val() & !self.dead.q.val() {
+                    if self.cur_ien.q.val() & !self.cur_dead.val() {
                         self.irq_v.d.next = true;
                         self.irq_f.d.next = self.cur_f.q.val();
                         self.irq_vec.d.next = bit_cast::<5, 4>(self.cur_iv.q.val());
@@ -1439,8 +1454,9 @@ impl Logic for NvmeFront {
         if self.reset.val() {
             self.state.d.next = St::Idle;
             self.ret.d.next = St::Idle;
-            // Every function starts with a reset job (clears its ctrl record).
-            self.flr_pend.d.next = self.ones32.val();
+            // Every function 0..=num_vfs starts with a reset job (clears its
+            // ctrl record): 2 clocks each.
+            self.flr_pend.d.next = self.all_funcs.val();
             self.sqv.d.next = bits::<512>(0);
             self.cqv.d.next = bits::<512>(0);
             self.pend.d.next = bits::<512>(0);
