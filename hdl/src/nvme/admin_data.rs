@@ -214,10 +214,8 @@ impl Logic for AdminData {
                 self.data.next = bit_cast::<32, 4>(self.lba_shift.val()) << 16;
             }
         }
-        if self.kind.val() == 3 {
-            if self.dw.val() == 0 {
-                self.data.next = bits::<32>(1);
-            }
+        if (self.kind.val() == 3) & (self.dw.val() == 0) {
+            self.data.next = bits::<32>(1);
         }
         if self.kind.val() == 4 {
             if self.dw.val() == 0 {

@@ -52,6 +52,7 @@
 //!   read at a time; host MMIO writes are far slower than the drain rate).
 
 use crate::nvme::admin_data::AdminData;
+use nitrous_regmap::nvme::{IO_QUEUES, MSIX_VECTORS};
 use rust_hdl::prelude::*;
 
 /// Status codes as `SCT << 8 | SC` (NVMe 1.4 §4.6.1.2).
@@ -105,7 +106,8 @@ enum St {
 pub struct NvmeFront {
     /// Clock.
     pub clock: Signal<In, Clock>,
-    /// Synchronous reset, active high: every function reset (takes ~100 clocks).
+    /// Synchronous reset, active high: then every function is reset in turn
+    /// (2 clocks per function; register reads wait behind these jobs).
     pub reset: Signal<In, Bit>,
     /// Bit f: function f exists; a falling bit resets function f.
     pub cfg_vf_enable: Signal<In, Bits<32>>,
@@ -193,7 +195,12 @@ pub struct NvmeFront {
     ffff512: Constant<Bits<512>>,
     ones16: Constant<Bits<16>>,
     ones32: Constant<Bits<32>>,
+    all_funcs: Constant<Bits<32>>,
     nsid_fe: Constant<Bits<32>>,
+    last_q4: Constant<Bits<4>>,
+    last_q16: Constant<Bits<16>>,
+    last_vector: Constant<Bits<16>>,
+    aerl: Constant<Bits<3>>,
 
     // ---- tables ----
     ctrl: RAM<Bits<256>, 5>,
@@ -295,6 +302,7 @@ pub struct NvmeFront {
     s_pick1: Signal<Local, Bits<4>>,
     s_nextf: Signal<Local, Bits<5>>,
     jobs: Signal<Local, Bit>,
+    cur_dead: Signal<Local, Bit>,
     job_flr: Signal<Local, Bit>,
     job_reg: Signal<Local, Bit>,
     flr_set: Signal<Local, Bits<32>>,
@@ -382,6 +390,9 @@ impl NvmeFront {
             (1..=nitrous_regmap::card::MAX_VFS).contains(&num_vfs),
             "num_vfs must be 1..=31"
         );
+        // The queue picker and the 16-slot queue tables are laid out for 8 I/O
+        // queues per function (qid 0..=8 in 4 bits).
+        assert_eq!(IO_QUEUES, 8, "queue picker is written for 8 I/O queues");
         let cap = nitrous_regmap::nvme::cap_value();
         let mdts_bytes = 4096u64 << nitrous_regmap::nvme::MDTS;
         defaults!(NvmeFront {
@@ -402,7 +413,7 @@ impl NvmeFront {
             wd7, e_opc, e_cid, e_nsid, e_prp1, e_prp2, e_d10, e_d11, e_d12, e_d13, e_fusepsdt,
             e_qid, e_qsize, e_hi11, e_qid_bad, e_hi11_bad, e_tidx, e_cidx, e_bytes, e_lba_end,
             e_numd, e_log_len, e_log_off_bad, e_gd_beats, cur_idx, scan_idx, del_idx, post_idx, s_fidx, s_ok, s_cand,
-            s_pick, s_pick1, s_nextf, jobs, job_flr, job_reg, flr_set, flr_clr, flr_fidx, gd_dw,
+            s_pick, s_pick1, s_nextf, jobs, cur_dead, job_flr, job_reg, flr_set, flr_clr, flr_fidx, gd_dw,
             state, ret, sqv, cqv, pend, rdy, flr_pend, flr_ptr, ven_prev, wr_ptr, rd_ptr, rb_f,
             rb_a, rb_w, rb_d, rvalid, rdata, sf, sq, cur_f, cur_q, cur_cqid, cur_sqhd, cur_cid,
             cur_ien, cur_iv, dead, sqe, rd_done, rd_err, stat, dw0, pblocks, pshift, pbase,
@@ -420,7 +431,12 @@ impl NvmeFront {
             ffff512: Constant::new(bits::<512>(0xffff)),
             ones16: Constant::new(bits::<16>(0xffff)),
             ones32: Constant::new(bits::<32>(0xffff_ffff)),
+            all_funcs: Constant::new(bits::<32>((1u64 << (num_vfs + 1)) - 1)),
             nsid_fe: Constant::new(bits::<32>(0xffff_fffe)),
+            last_q4: Constant::new(bits::<4>(IO_QUEUES as u64)),
+            last_q16: Constant::new(bits::<16>(IO_QUEUES as u64)),
+            last_vector: Constant::new(bits::<16>(MSIX_VECTORS as u64 - 1)),
+            aerl: Constant::new(bits::<3>(crate::nvme::admin_data::AERL as u64)),
         )
     }
 }
@@ -564,6 +580,11 @@ impl Logic for NvmeFront {
         self.job_flr.next = self.flr_pend.q.val().get_bit(self.flr_ptr.q.val().index());
         self.job_reg.next = self.wr_ptr.q.val() != self.rd_ptr.q.val();
         self.jobs.next = self.job_flr.val() | self.job_reg.val();
+        // The current command's function is being reset (or was): it must not
+        // post a completion or interrupt (a reset function issues no DMA).
+        self.cur_dead.next = self.dead.q.val()
+            | self.flr_pend.q.val().get_bit(self.cur_f.q.val().index())
+            | self.flr_set.val().get_bit(self.cur_f.q.val().index());
 
         // ---------------- table words ----------------
         self.c_cc.next = self.ctrl.read_data.val().get_bits::<32>(0);
@@ -624,7 +645,7 @@ impl Logic for NvmeFront {
         // Doorbells (§3.1.24, §3.1.25, CAP.DSTRD = 0): 0x1000 + 8y (+4 CQ), y <= 8.
         self.db_hit.next = (self.rb_a.q.val().get_bits::<4>(12) == 1)
             & (self.rb_a.q.val().get_bits::<5>(7) == 0)
-            & (self.rb_a.q.val().get_bits::<4>(3) <= 8);
+            & (self.rb_a.q.val().get_bits::<4>(3) <= self.last_q4.val());
         self.rb_fidx.next = bit_cast::<9, 5>(self.rb_f.q.val()) << 4;
         self.rb_idx.next =
             self.rb_fidx.val() | bit_cast::<9, 4>(self.rb_a.q.val().get_bits::<4>(3));
@@ -689,8 +710,8 @@ impl Logic for NvmeFront {
         self.e_qid.next = self.e_d10.val().get_bits::<16>(0);
         self.e_qsize.next = self.e_d10.val().get_bits::<16>(16);
         self.e_hi11.next = self.e_d11.val().get_bits::<16>(16);
-        self.e_qid_bad.next = (self.e_qid.val() == 0) | (self.e_qid.val() > 8);
-        self.e_hi11_bad.next = (self.e_hi11.val() == 0) | (self.e_hi11.val() > 8);
+        self.e_qid_bad.next = (self.e_qid.val() == 0) | (self.e_qid.val() > self.last_q16.val());
+        self.e_hi11_bad.next = (self.e_hi11.val() == 0) | (self.e_hi11.val() > self.last_q16.val());
         self.e_tidx.next = (bit_cast::<9, 5>(self.cur_f.q.val()) << 4)
             | bit_cast::<9, 4>(self.e_qid.val().get_bits::<4>(0));
         self.e_cidx.next = (bit_cast::<9, 5>(self.cur_f.q.val()) << 4)
@@ -724,6 +745,7 @@ impl Logic for NvmeFront {
         self.s_ok.next = self.cfg_vf_enable.val().get_bit(self.sf.q.val().index())
             & self.rdy.q.val().get_bit(self.sf.q.val().index())
             & !self.flr_pend.q.val().get_bit(self.sf.q.val().index())
+            & !self.flr_set.val().get_bit(self.sf.q.val().index())
             & self.prov_enabled.val();
         self.s_cand.next = bits::<16>(0);
         if self.s_ok.val() {
@@ -789,7 +811,7 @@ impl Logic for NvmeFront {
                     self.cur_q.d.next = self.s_pick.val();
                     self.dead.d.next = false;
                     self.state.d.next = St::FetRd;
-                    if self.s_pick.val() == 8 {
+                    if self.s_pick.val() == self.last_q4.val() {
                         self.sf.d.next = self.s_nextf.val();
                         self.sq.d.next = bits::<4>(0);
                     } else {
@@ -981,24 +1003,29 @@ impl Logic for NvmeFront {
                 self.state.d.next = St::FetReq;
             }
             St::FetReq => {
-                // §4.1: consume the entry at head; fetch 64 bytes at base + 64 * head.
-                self.rq_v.d.next = true;
-                self.rq_w.d.next = false;
-                self.rq_fn.d.next = self.cur_f.q.val();
-                self.rq_l.d.next = bits::<13>(64);
-                self.rq_a.d.next = (bit_cast::<64, 52>(self.s_base.val()) << 12)
-                    + (bit_cast::<64, 8>(self.s_head.val()) << 6);
-                self.rd_done.d.next = false;
-                self.rd_err.d.next = false;
-                self.n_s_head.next = self.s_nhead.val();
-                self.sqr.write_enable.next = true;
-                if self.s_nhead.val() == self.s_tail.val() {
-                    self.pend.d.next =
-                        self.pend.q.val() & !(self.one512.val() << self.cur_idx.val());
+                if self.cur_dead.val() {
+                    // The function is being reset: no fetch.
+                    self.state.d.next = St::Idle;
+                } else {
+                    // §4.1: consume the entry at head; fetch 64 bytes at base + 64 * head.
+                    self.rq_v.d.next = true;
+                    self.rq_w.d.next = false;
+                    self.rq_fn.d.next = self.cur_f.q.val();
+                    self.rq_l.d.next = bits::<13>(64);
+                    self.rq_a.d.next = (bit_cast::<64, 52>(self.s_base.val()) << 12)
+                        + (bit_cast::<64, 8>(self.s_head.val()) << 6);
+                    self.rd_done.d.next = false;
+                    self.rd_err.d.next = false;
+                    self.n_s_head.next = self.s_nhead.val();
+                    self.sqr.write_enable.next = true;
+                    if self.s_nhead.val() == self.s_tail.val() {
+                        self.pend.d.next =
+                            self.pend.q.val() & !(self.one512.val() << self.cur_idx.val());
+                    }
+                    self.cur_sqhd.d.next = self.s_nhead.val();
+                    self.cur_cqid.d.next = self.s_cqid.val();
+                    self.state.d.next = St::FetWait;
                 }
-                self.cur_sqhd.d.next = self.s_nhead.val();
-                self.cur_cqid.d.next = self.s_cqid.val();
-                self.state.d.next = St::FetWait;
             }
             St::FetWait => {
                 if self.jobs.val() {
@@ -1040,7 +1067,7 @@ impl Logic for NvmeFront {
                 self.ctrl.write_address.next = self.cur_f.q.val();
                 self.sqr.write_address.next = self.e_tidx.val();
                 self.cqr.write_address.next = self.e_tidx.val();
-                if self.dead.q.val() {
+                if self.cur_dead.val() {
                     self.state.d.next = St::Idle;
                 } else if self.rd_err.q.val() {
                     // The entry could not be read: Data Transfer Error, CID FFFFh.
@@ -1112,7 +1139,9 @@ impl Logic for NvmeFront {
                         } else if (self.e_qsize.val() == 0) | (self.e_qsize.val() > self.mqes.val())
                         {
                             self.stat.d.next = bits::<11>(0x102);
-                        } else if self.e_d11.val().get_bit(1) & (self.e_hi11.val() > 8) {
+                        } else if self.e_d11.val().get_bit(1)
+                            & (self.e_hi11.val() > self.last_vector.val())
+                        {
                             // One MSI-X vector per CQ: vectors 0..=8.
                             self.stat.d.next = bits::<11>(0x108);
                         } else if !self.e_d11.val().get_bit(0)
@@ -1232,7 +1261,7 @@ impl Logic for NvmeFront {
                         }
                     } else if self.e_opc.val() == 0x0c {
                         // Asynchronous Event Request (§5.2): held, no completion.
-                        if self.c_aer.val() >= 4 {
+                        if self.c_aer.val() > self.aerl.val() {
                             self.stat.d.next = bits::<11>(0x105);
                         } else {
                             self.n_aer.next = self.c_aer.val() + 1;
@@ -1293,7 +1322,7 @@ impl Logic for NvmeFront {
                 {
                     self.stat.d.next = bits::<11>(0x10c);
                     self.state.d.next = St::PostRd;
-                } else if self.scan_q.q.val() == 8 {
+                } else if self.scan_q.q.val() == self.last_q4.val() {
                     self.cqv.d.next = self.cqv.q.val() & !(self.one512.val() << self.del_idx.val());
                     self.state.d.next = St::PostRd;
                 } else {
@@ -1324,7 +1353,7 @@ impl Logic for NvmeFront {
                 if self.jobs.val() {
                     self.ret.d.next = St::PostRd;
                     self.state.d.next = St::Job;
-                } else if self.dead.q.val() {
+                } else if self.cur_dead.val() {
                     self.state.d.next = St::Idle;
                 } else {
                     self.state.d.next = St::PostChk;
@@ -1333,7 +1362,7 @@ impl Logic for NvmeFront {
             St::PostChk => {
                 // §4.6, §7.2.6: post at the tail unless the CQ is full.
                 self.cqr.write_address.next = self.post_idx.val();
-                if !self.cqv.q.val().get_bit(self.post_idx.val().index()) {
+                if self.cur_dead.val() | !self.cqv.q.val().get_bit(self.post_idx.val().index()) {
                     self.state.d.next = St::Idle;
                 } else if self.q_ntail.val() == self.q_head.val() {
                     self.state.d.next = St::PostRd;
@@ -1381,7 +1410,7 @@ impl Logic for NvmeFront {
                     } else {
                         self.cnt_s.d.next = true;
                     }
-                    if self.cur_ien.q.val() & !self.dead.q.val() {
+                    if self.cur_ien.q.val() & !self.cur_dead.val() {
                         self.irq_v.d.next = true;
                         self.irq_f.d.next = self.cur_f.q.val();
                         self.irq_vec.d.next = bit_cast::<5, 4>(self.cur_iv.q.val());
@@ -1425,8 +1454,9 @@ impl Logic for NvmeFront {
         if self.reset.val() {
             self.state.d.next = St::Idle;
             self.ret.d.next = St::Idle;
-            // Every function starts with a reset job (clears its ctrl record).
-            self.flr_pend.d.next = self.ones32.val();
+            // Every function 0..=num_vfs starts with a reset job (clears its
+            // ctrl record): 2 clocks each.
+            self.flr_pend.d.next = self.all_funcs.val();
             self.sqv.d.next = bits::<512>(0);
             self.cqv.d.next = bits::<512>(0);
             self.pend.d.next = bits::<512>(0);
@@ -1461,11 +1491,21 @@ mod tests {
     }
 
     #[test]
+    fn generates_for_16_and_31_vfs() {
+        for n in [16, 31] {
+            let mut uut = NvmeFront::new(n);
+            uut.connect_all();
+            assert!(generate_verilog(&uut).contains("module top"));
+        }
+    }
+
+    #[test]
     fn nvme_front_is_synthesizable() {
         let mut uut = NvmeFront::new(4);
         uut.connect_all();
         let v = generate_verilog(&uut);
         let r = crate::synth::check_synthesizable("nvme_front", &v).unwrap();
+        eprintln!("nvme_front (4 VFs): {} yosys coarse cells", r.cells);
         assert!(r.cells > 0);
     }
 }
