@@ -1495,3 +1495,55 @@ fn round_robin_over_functions_and_queues() {
         assert_eq!(tb.rejected[f], 0);
     }
 }
+
+/// A guest that stops consuming completions stalls only its own queue: the
+/// other queues of the function and the other functions keep completing.
+#[test]
+fn full_cq_stalls_only_its_owner() {
+    let mut tb = Tb::new();
+    assert!(tb.enable(1, 8));
+    assert!(tb.enable(2, 8));
+    tb.create_pair(1, 1, 8);
+    // CQ 1 of 4 entries (room for 3), SQ 1 of 16 entries.
+    let (cqb, sqb) = (0x2a00_0000u64, 0x2b00_0000u64);
+    let c = tb.admin(
+        2,
+        sqe(0x05, 0, cqb, 0, [1 | 3 << 16, 3 | 1 << 16, 0, 0, 0, 0]),
+    );
+    assert_eq!(c.status, SUCCESS);
+    let c = tb.admin(
+        2,
+        sqe(0x01, 0, sqb, 0, [1 | 15 << 16, 1 | 1 << 16, 0, 0, 0, 0]),
+    );
+    assert_eq!(c.status, SUCCESS);
+    tb.rings.insert(
+        (2, 1),
+        Ring {
+            sq: sqb,
+            cq: cqb,
+            sq_entries: 16,
+            cq_entries: 4,
+            tail: 0,
+            head: 0,
+            phase: true,
+        },
+    );
+    tb.create_pair(2, 2, 8);
+    let mut cids = Vec::new();
+    for _ in 0..6 {
+        cids.push(tb.submit(2, 1, sqe(0x00, 1, 0, 0, [0; 6])));
+    }
+    tb.steps(300);
+    for _ in 0..20 {
+        assert_eq!(tb.cmd(1, 1, rw(0x02, 1, 0, 0)).status, SUCCESS);
+        assert_eq!(tb.cmd(2, 2, rw(0x01, 1, 0, 0)).status, SUCCESS);
+    }
+    // Function 2 / CQ 1 holds exactly 3 completions, nothing was overwritten.
+    let cq = tb.rings[&(2, 1)].cq;
+    for i in 0..3 {
+        assert_eq!(tb.rd32(cq + 16 * i + 12) as u16, cids[i as usize]);
+    }
+    assert_eq!(tb.rd32(cq + 48 + 12), 0);
+    let got: Vec<u16> = (0..6).map(|_| tb.cqe(2, 1).cid).collect();
+    assert_eq!(got, cids);
+}
