@@ -1431,3 +1431,119 @@ fn flr_at_every_phase_of_a_command() {
         assert_eq!(tb.cmd(1, 1, rw(0x02, 1, 0, 0)).status, SUCCESS);
     }
 }
+
+/// Four functions, two I/O queue pairs each, five commands per queue rung
+/// while the DMA port is stalled: fetches go round robin over every
+/// (function, SQ) with entries (§4.11), and every queue completes its own
+/// commands in order.
+#[test]
+fn round_robin_over_functions_and_queues() {
+    let mut tb = Tb::new();
+    let queues: Vec<(u8, u16)> = (1..=4u8).flat_map(|f| [(f, 1u16), (f, 2)]).collect();
+    for f in 1..=4u8 {
+        assert!(tb.enable(f, 8));
+        tb.create_pair(f, 1, 8);
+        tb.create_pair(f, 2, 8);
+    }
+    let mut want: HashMap<(u8, u16), Vec<u16>> = HashMap::new();
+    // Write every entry first, then stall the DMA port and ring all doorbells.
+    for &(f, q) in &queues {
+        for i in 0..5u64 {
+            let cid = tb.next_cid();
+            let mut e = rw(if i % 2 == 0 { 0x02 } else { 0x00 }, 1, i, 0);
+            e[0] |= (cid as u32) << 16;
+            let r = tb.rings.get_mut(&(f, q)).unwrap();
+            let a = r.sq + 64 * r.tail as u64;
+            r.tail += 1;
+            for (k, d) in e.iter().enumerate() {
+                tb.wr32(a + 4 * k as u64, *d);
+            }
+            want.entry((f, q)).or_default().push(cid);
+        }
+    }
+    tb.rq_stall = 1_000;
+    let mark = tb.rq_log.len();
+    for &(f, q) in &queues {
+        tb.reg_write(f, 0x1000 + 8 * q, 5);
+    }
+    tb.rq_stall = 0;
+    let sq_of = |tb: &Tb, a: u64| -> (u8, u16) {
+        *queues
+            .iter()
+            .find(|&&k| {
+                let r = &tb.rings[&k];
+                (r.sq..r.sq + 0x1000).contains(&a)
+            })
+            .unwrap()
+    };
+    for &(f, q) in &queues {
+        let got: Vec<u16> = (0..5).map(|_| tb.cqe(f, q).cid).collect();
+        assert_eq!(got, want[&(f, q)], "function {f} queue {q}");
+    }
+    let fetches: Vec<(u8, u16)> = tb.rq_log[mark..]
+        .iter()
+        .filter(|r| !r.1)
+        .map(|r| sq_of(&tb, r.2))
+        .collect();
+    assert_eq!(fetches.len(), 40);
+    // After the first (picked before the stall), each round of 8 visits every queue once.
+    for round in fetches[1..33].chunks(8) {
+        let set: HashSet<_> = round.iter().collect();
+        assert_eq!(set.len(), 8, "round robin: {round:?}");
+    }
+    for f in 1..=4usize {
+        assert_eq!(tb.rejected[f], 0);
+    }
+}
+
+/// A guest that stops consuming completions stalls only its own queue: the
+/// other queues of the function and the other functions keep completing.
+#[test]
+fn full_cq_stalls_only_its_owner() {
+    let mut tb = Tb::new();
+    assert!(tb.enable(1, 8));
+    assert!(tb.enable(2, 8));
+    tb.create_pair(1, 1, 8);
+    // CQ 1 of 4 entries (room for 3), SQ 1 of 16 entries.
+    let (cqb, sqb) = (0x2a00_0000u64, 0x2b00_0000u64);
+    let c = tb.admin(
+        2,
+        sqe(0x05, 0, cqb, 0, [1 | 3 << 16, 3 | 1 << 16, 0, 0, 0, 0]),
+    );
+    assert_eq!(c.status, SUCCESS);
+    let c = tb.admin(
+        2,
+        sqe(0x01, 0, sqb, 0, [1 | 15 << 16, 1 | 1 << 16, 0, 0, 0, 0]),
+    );
+    assert_eq!(c.status, SUCCESS);
+    tb.rings.insert(
+        (2, 1),
+        Ring {
+            sq: sqb,
+            cq: cqb,
+            sq_entries: 16,
+            cq_entries: 4,
+            tail: 0,
+            head: 0,
+            phase: true,
+        },
+    );
+    tb.create_pair(2, 2, 8);
+    let mut cids = Vec::new();
+    for _ in 0..6 {
+        cids.push(tb.submit(2, 1, sqe(0x00, 1, 0, 0, [0; 6])));
+    }
+    tb.steps(300);
+    for _ in 0..20 {
+        assert_eq!(tb.cmd(1, 1, rw(0x02, 1, 0, 0)).status, SUCCESS);
+        assert_eq!(tb.cmd(2, 2, rw(0x01, 1, 0, 0)).status, SUCCESS);
+    }
+    // Function 2 / CQ 1 holds exactly 3 completions, nothing was overwritten.
+    let cq = tb.rings[&(2, 1)].cq;
+    for i in 0..3 {
+        assert_eq!(tb.rd32(cq + 16 * i + 12) as u16, cids[i as usize]);
+    }
+    assert_eq!(tb.rd32(cq + 48 + 12), 0);
+    let got: Vec<u16> = (0..6).map(|_| tb.cqe(2, 1).cid).collect();
+    assert_eq!(got, cids);
+}

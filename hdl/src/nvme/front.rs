@@ -32,7 +32,12 @@
 //! a full CQ.
 //!
 //! # Choices
-//! - One command in flight (fetch -> execute -> complete).
+//! - One command in flight (fetch -> execute -> complete). A SQ whose CQ is
+//!   full is skipped at fetch time (flop vector `cqfull`), so a guest that
+//!   stops consuming completions stalls only its own queues.
+//! - A function with a reset pending (FLR strobe, VF Enable clear) issues no
+//!   further fetch, CQE or interrupt; a command of it at the mover is
+//!   dropped when the mover finishes.
 //! - Arbitration: round robin over (function, SQ) in function-major order
 //!   (§4.11 round robin); one idle clock per function without work.
 //! - A SQE fetch that completes with `rc_err` is completed with status
@@ -247,6 +252,8 @@ pub struct NvmeFront {
     q_ien: Signal<Local, Bits<1>>,
     q_iv: Signal<Local, Bits<4>>,
     q_ntail: Signal<Local, Bits<8>>,
+    q_nntail: Signal<Local, Bits<8>>,
+    fq_idx: Signal<Local, Bits<9>>,
     n_q_base: Signal<Local, Bits<52>>,
     n_q_size: Signal<Local, Bits<8>>,
     n_q_tail: Signal<Local, Bits<8>>,
@@ -316,6 +323,8 @@ pub struct NvmeFront {
     sqv: DFF<Bits<512>>,
     cqv: DFF<Bits<512>>,
     pend: DFF<Bits<512>>,
+    /// CQ has no free slot (tail + 1 == head): its SQs are not fetched.
+    cqfull: DFF<Bits<512>>,
     rdy: DFF<Bits<32>>,
     flr_pend: DFF<Bits<32>>,
     flr_ptr: DFF<Bits<5>>,
@@ -408,13 +417,13 @@ impl NvmeFront {
             c_cc, c_aqa, c_asq, c_acq, c_intms, c_arb, c_ic, c_vwc, c_aer, n_cc, n_aqa, n_asq,
             n_acq, n_intms, n_arb, n_ic, n_vwc, n_aer, s_base, s_size, s_head, s_tail, s_cqid,
             s_nhead, n_s_base, n_s_size, n_s_head, n_s_tail, n_s_cqid, q_base, q_size, q_tail,
-            q_head, q_phase, q_ien, q_iv, q_ntail, n_q_base, n_q_size, n_q_tail, n_q_head,
+            q_head, q_phase, q_ien, q_iv, q_ntail, q_nntail, fq_idx, n_q_base, n_q_size, n_q_tail, n_q_head,
             n_q_phase, n_q_ien, n_q_iv, fe_f, fe_a, db_hit, rb_idx, rb_ven, rb_fidx, rdata_mux,
             wd7, e_opc, e_cid, e_nsid, e_prp1, e_prp2, e_d10, e_d11, e_d12, e_d13, e_fusepsdt,
             e_qid, e_qsize, e_hi11, e_qid_bad, e_hi11_bad, e_tidx, e_cidx, e_bytes, e_lba_end,
             e_numd, e_log_len, e_log_off_bad, e_gd_beats, cur_idx, scan_idx, del_idx, post_idx, s_fidx, s_ok, s_cand,
             s_pick, s_pick1, s_nextf, jobs, cur_dead, job_flr, job_reg, flr_set, flr_clr, flr_fidx, gd_dw,
-            state, ret, sqv, cqv, pend, rdy, flr_pend, flr_ptr, ven_prev, wr_ptr, rd_ptr, rb_f,
+            state, ret, sqv, cqv, pend, cqfull, rdy, flr_pend, flr_ptr, ven_prev, wr_ptr, rd_ptr, rb_f,
             rb_a, rb_w, rb_d, rvalid, rdata, sf, sq, cur_f, cur_q, cur_cqid, cur_sqhd, cur_cid,
             cur_ien, cur_iv, dead, sqe, rd_done, rd_err, stat, dw0, pblocks, pshift, pbase,
             pslot, scan_q, del_q, rq_v, rq_w, rq_a, rq_l, rq_fn, wd_v, wd_d, mv_v, mv_f, mv_o,
@@ -445,8 +454,8 @@ impl Logic for NvmeFront {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, state, ret, sqv, cqv, pend, rdy, flr_pend, flr_ptr, ven_prev, wr_ptr,
-            rd_ptr, rb_f, rb_a, rb_w, rb_d, rvalid, rdata, sf, sq, cur_f, cur_q, cur_cqid,
+            self, clock, state, ret, sqv, cqv, pend, cqfull, rdy, flr_pend, flr_ptr, ven_prev,
+            wr_ptr, rd_ptr, rb_f, rb_a, rb_w, rb_d, rvalid, rdata, sf, sq, cur_f, cur_q, cur_cqid,
             cur_sqhd, cur_cid, cur_ien, cur_iv, dead, sqe, rd_done, rd_err, stat, dw0, pblocks,
             pshift, pbase, pslot, scan_q, del_q, rq_v, rq_w, rq_a, rq_l, rq_fn, wd_v, wd_d, mv_v,
             mv_f, mv_o, mv_p1, mv_p2, mv_l, mv_s, md_done, md_st, gd_left, gd_idx, gd_kind,
@@ -633,6 +642,12 @@ impl Logic for NvmeFront {
         if self.q_tail.val() == self.q_size.val() {
             self.q_ntail.next = bits::<8>(0);
         }
+        self.q_nntail.next = self.q_ntail.val() + 1;
+        if self.q_ntail.val() == self.q_size.val() {
+            self.q_nntail.next = bits::<8>(0);
+        }
+        self.fq_idx.next =
+            (bit_cast::<9, 5>(self.cur_f.q.val()) << 4) | bit_cast::<9, 4>(self.s_cqid.val());
         self.n_q_base.next = self.q_base.val();
         self.n_q_size.next = self.q_size.val();
         self.n_q_tail.next = self.q_tail.val();
@@ -948,6 +963,8 @@ impl Logic for NvmeFront {
                                     self.sqv.q.val() | (self.one512.val() << self.rb_fidx.val());
                                 self.cqv.d.next =
                                     self.cqv.q.val() | (self.one512.val() << self.rb_fidx.val());
+                                self.cqfull.d.next = self.cqfull.q.val()
+                                    & !(self.one512.val() << self.rb_fidx.val());
                                 self.pend.d.next =
                                     self.pend.q.val() & !(self.one512.val() << self.rb_fidx.val());
                             }
@@ -994,6 +1011,13 @@ impl Logic for NvmeFront {
                         {
                             self.n_q_head.next = self.wd7.val();
                             self.cqr.write_enable.next = true;
+                            if self.q_ntail.val() == self.wd7.val() {
+                                self.cqfull.d.next =
+                                    self.cqfull.q.val() | (self.one512.val() << self.rb_idx.val());
+                            } else {
+                                self.cqfull.d.next =
+                                    self.cqfull.q.val() & !(self.one512.val() << self.rb_idx.val());
+                            }
                         }
                     }
                 }
@@ -1005,6 +1029,10 @@ impl Logic for NvmeFront {
             St::FetReq => {
                 if self.cur_dead.val() {
                     // The function is being reset: no fetch.
+                    self.state.d.next = St::Idle;
+                } else if self.cqfull.q.val().get_bit(self.fq_idx.val().index()) {
+                    // Its CQ is full: leave the entry and serve the others, so a
+                    // host that does not consume completions stalls only itself.
                     self.state.d.next = St::Idle;
                 } else {
                     // §4.1: consume the entry at head; fetch 64 bytes at base + 64 * head.
@@ -1159,6 +1187,8 @@ impl Logic for NvmeFront {
                             self.cqr.write_enable.next = true;
                             self.cqv.d.next =
                                 self.cqv.q.val() | (self.one512.val() << self.e_tidx.val());
+                            self.cqfull.d.next =
+                                self.cqfull.q.val() & !(self.one512.val() << self.e_tidx.val());
                         }
                     } else if self.e_opc.val() == 0x06 {
                         // Identify (§5.15): 4096 bytes to PRP1/PRP2.
@@ -1390,6 +1420,13 @@ impl Logic for NvmeFront {
                             | (bits::<128>(1) << 127);
                     }
                     self.n_q_tail.next = self.q_ntail.val();
+                    if self.q_nntail.val() == self.q_head.val() {
+                        self.cqfull.d.next =
+                            self.cqfull.q.val() | (self.one512.val() << self.post_idx.val());
+                    } else {
+                        self.cqfull.d.next =
+                            self.cqfull.q.val() & !(self.one512.val() << self.post_idx.val());
+                    }
                     if self.q_ntail.val() == 0 {
                         self.n_q_phase.next = !self.q_phase.val();
                     }
@@ -1460,6 +1497,7 @@ impl Logic for NvmeFront {
             self.sqv.d.next = bits::<512>(0);
             self.cqv.d.next = bits::<512>(0);
             self.pend.d.next = bits::<512>(0);
+            self.cqfull.d.next = bits::<512>(0);
             self.rdy.d.next = bits::<32>(0);
             self.wr_ptr.d.next = bits::<5>(0);
             self.rd_ptr.d.next = bits::<5>(0);
