@@ -12,7 +12,7 @@ help:
 	@echo "make test-unit  cargo tests: RustHDL blocks, Verilator engines, driver, CLI"
 	@echo "make test-host  userspace VFIO driver in a QEMU guest with an IOMMU and SR-IOV NVMe"
 	@echo "make test-long  long randomized suites"
-	@echo "make bench      cycle-accurate benchmarks -> target/bench.json"
+	@echo "make bench      cycle-accurate benchmarks -> target/bench*.json"
 	@echo "make synth      ECP5 synthesis + bitstream, figures -> docs/PERFORMANCE.md"
 
 deps:
@@ -42,6 +42,12 @@ test-long: deps-apt
 bench: deps-apt
 	$(CARGO) build --release -p nitrous-cli
 	./target/release/nitrous bench crypto --json target/bench.json
+	@echo "== card: 4 KiB random reads, 4 VFs x QD 32, backend latency 0"
+	./target/release/nitrous sim --card cards/bench-4096.toml nvme-perf --qd 32 --size 4096 --read-pct 100 --ios 1000 --json target/bench-card-4k-qd32.json
+	@echo "== card: 512 B random reads, 4 VFs x QD 32"
+	./target/release/nitrous sim --card cards/bench-512.toml nvme-perf --qd 32 --size 512 --read-pct 100 --ios 4000 --json target/bench-card-512-qd32.json
+	@echo "== card: QD 1 4 KiB read latency, 1 VF"
+	./target/release/nitrous sim --card cards/bench-qd1.toml nvme-perf --qd 1 --size 4096 --read-pct 100 --ios 500 --json target/bench-card-4k-qd1.json
 
 synth: deps
 	@bitstreams/synth.sh

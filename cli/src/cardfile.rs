@@ -241,10 +241,6 @@ mod tests {
                 "vf 1: blocks",
             ),
             (
-                format!("[[vf]]\nblocks = 9\nlba_size = 512\nkey = \"{}\"\n", key(1)),
-                "vf 1: blocks: 9 blocks",
-            ),
-            (
                 "[[vf]]\nblocks = 8\nlba_size = 512\nkey = \"abcd\"\n".into(),
                 "vf 1: key: 4 characters",
             ),

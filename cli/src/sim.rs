@@ -278,6 +278,8 @@ struct Report {
     size: usize,
     read_pct: u8,
     cycles: u64,
+    /// Verilator speed of the whole card in this run (wall clock).
+    sim_cycles_per_s: f64,
     total: Figures,
     vfs: Vec<Figures>,
 }
@@ -348,7 +350,9 @@ fn perf(
         seed,
     };
     let mut refs: Vec<&mut Nvme<SimFunction>> = devs.iter_mut().collect();
+    let t0 = std::time::Instant::now();
     let res = run_perf(&c.sim, &mut refs, &params, |n| bar.inc(n)).map_err(failed)?;
+    let wall = t0.elapsed().as_secs_f64();
     bar.finish_and_clear();
     c.sim.platform().trace_flush();
     let cycles = res.cycles;
@@ -376,12 +380,15 @@ fn perf(
         size,
         read_pct,
         cycles,
+        sim_cycles_per_s: cycles as f64 / wall.max(1e-9),
         total: figures(None, cmds, errs, size, bus, cycles, &mut all_lat),
         vfs,
     };
     out!(
-        "nvme-perf: {} VFs x QD {qd}, {size} B, {read_pct}% reads, {cycles} cycles",
-        report.vfs.len()
+        "nvme-perf: {} VFs x QD {qd}, {size} B, {read_pct}% reads, {cycles} cycles \
+         ({:.0} simulated cycles/s)",
+        report.vfs.len(),
+        report.sim_cycles_per_s
     );
     for f in report.vfs.iter().chain(std::iter::once(&report.total)) {
         let name = f.vf.map_or("total".to_string(), |v| format!("VF {v}"));

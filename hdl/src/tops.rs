@@ -89,6 +89,12 @@ pub fn all() -> Vec<Top> {
                 "the card: PF mailbox + 4 NVMe VFs behind the host seam, full XTS (card.rs)",
             verilog: || card_verilog(crate::Config::Full, nitrous_regmap::card::DEFAULT_VFS),
         },
+        Top {
+            name: "card16",
+            description:
+                "the card with 16 NVMe VFs and the compact (iterative) XTS engine (card.rs)",
+            verilog: || card_verilog(crate::Config::Compact, 16),
+        },
     ]
 }
 
