@@ -169,7 +169,7 @@ fn card(text: &[u8]) -> Result<(), CliError> {
             .map_err(fail)?;
     }
     out!("\nThe card: PF mailbox + NVMe VFs with inline AES-256-XTS (Verilator `card` top)\n");
-    out!("| VF | LBA | identify | write 4 KiB | read back | backend = XTS(key, LBA) | plaintext in backend |");
+    out!("| VF | LBA size | namespace (Identify) | write 4 KiB at LBA 16 | read back | backend = XTS(key, LBA) | plaintext in backend |");
     out!("|---|---:|---|---:|---|---|---|");
     let lba = 16u64;
     for &(vf, shift, base) in &vfs {
@@ -223,10 +223,10 @@ fn card(text: &[u8]) -> Result<(), CliError> {
         .map(|&(vf, _, _)| pf.read_counter(vf, Counter::Served).unwrap_or(0))
         .sum();
     out!(
-        "\n{} cycles simulated in {:.1} s; the card served {served} commands; \
+        "\n{} cycles simulated in {:.0} ms; the card served {served} commands; \
          key-window reads: {} (keys are write-only).",
         sim.cycle(),
-        t0.elapsed().as_secs_f64(),
+        t0.elapsed().as_secs_f64() * 1e3,
         pf.key_reads().map_err(fail)?
     );
     Ok(())

@@ -161,7 +161,7 @@ fn four_vfs_concurrent_multiqueue_write_read_verify_and_ciphertext() {
     let mut written: Vec<Vec<bool>> = (1..=VFS)
         .map(|vf| vec![false; (NS_BYTES >> shift(vf)) as usize])
         .collect();
-    let per_vf_target: u64 = if long() { 16 << 20 } else { 1 << 20 };
+    let per_vf_target: u64 = if long() { 16 << 20 } else { 4 << 20 };
     let max_cmd = 128 << 10; // MDTS
     let per_batch = 6; // commands per VF per batch
     let bufs: Vec<DmaBuf> = r
@@ -244,7 +244,7 @@ fn four_vfs_concurrent_multiqueue_write_read_verify_and_ciphertext() {
         total += batch_bytes;
         done_per_vf += batch_bytes / VFS as u64;
     }
-    assert!(total >= 4 << 20, "moved {total} bytes");
+    assert!(total >= VFS as u64 * (4 << 20), "moved {total} bytes");
     // The backend holds exactly the XTS ciphertext of every written LBA,
     // and zeros (never plaintext) elsewhere.
     let mut pl = r.card.platform();
@@ -346,7 +346,7 @@ fn flr_of_one_vf_during_io_resets_that_vf_only() {
 fn malformed_commands_each_complete_with_a_status() {
     let mut r = rig(1);
     let n = if long() { 100_000 } else { 10_000 };
-    let mut rng = ChaCha8Rng::seed_from_u64(0xbad5_eed);
+    let mut rng = ChaCha8Rng::seed_from_u64(0x0bad_5eed);
     let d = &mut r.devs[0];
     let scratch = d.alloc_buffer(8192).unwrap();
     let unmapped = d.unmapped_iova();
