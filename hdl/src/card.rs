@@ -258,6 +258,8 @@ impl Logic for Card {
         // Front -> mover commands; key slots -> the mover's XTS key port only.
         self.mover.clock.next = self.clock.val();
         self.mover.reset.next = self.reset.val();
+        self.mover.flr_valid.next = self.fn_reset.val();
+        self.mover.flr_func.next = self.fn_reset_func.val();
         self.mover.mv_valid.next = self.front.mv_valid.val();
         self.front.mv_ready.next = self.mover.mv_ready.val();
         self.mover.mv_func.next = self.front.mv_func.val();

@@ -440,3 +440,64 @@ fn malformed_commands_each_complete_with_a_status() {
     assert_eq!(pf.read_counter(2, Counter::DmaFaults).unwrap(), 0);
     let _ = StatusCode::DataTransferError;
 }
+
+#[test]
+fn flr_stops_the_dma_of_a_command_in_flight() {
+    let mut r = rig(2);
+    // VF 2 (4 KiB LBAs): a 128 KiB Write, which the card reads from host
+    // memory through a PRP list.
+    let b = r.devs[1].alloc_buffer(128 << 10).unwrap();
+    b.region.write(0, &vec![0x77; 128 << 10]).unwrap();
+    let before = r.card.platform().dma_bytes(2).0;
+    r.devs[1]
+        .submit(0, IoOp::Write { lba: 0, blocks: 32 }, &b, 0, 1)
+        .unwrap();
+    r.devs[1].ring(0).unwrap();
+    let started = r
+        .card
+        .platform()
+        .run_until(200_000, |p| p.dma_bytes(2).0 - before >= 8192);
+    assert!(started.is_some(), "VF 2's write never started moving data");
+    // FLR of VF 2 (PCIe 4.0 §6.6.2): no new requests from it afterwards;
+    // requests already issued drain. The FLR also clears VF 2's Bus Master
+    // Enable, so the platform faults (and logs) any request that reaches it
+    // afterwards. The card may not start one: the only one allowed is a
+    // request already presented at the seam when the FLR arrived (a valid
+    // cannot be withdrawn), which for the mover is at most its one pending
+    // 8-byte PRP-list read. Without the mover's FLR abort, the data reads
+    // go on (this assertion then sees 4 KiB reads).
+    assert!(r.card.platform().faults().is_empty());
+    r.card.platform().flr(2);
+    r.card.platform().run(2_000);
+    let drained = r.card.platform().dma_bytes(2);
+    {
+        let pl = r.card.platform();
+        let after: Vec<_> = pl.faults().iter().filter(|f| f.func == 2).collect();
+        assert!(
+            after.len() <= 1 && after.iter().all(|f| f.len <= 8 && !f.write),
+            "VF 2 started DMA after its FLR: {after:?}"
+        );
+        assert!(pl.faults().iter().all(|f| f.func == 2));
+    }
+    r.card.platform().run(20_000);
+    assert_eq!(
+        r.card.platform().dma_bytes(2),
+        drained,
+        "VF 2 still moved data 2,000 cycles after its FLR"
+    );
+    let moved = drained.0 - before;
+    assert!(
+        moved < 64 << 10,
+        "VF 2 read {moved} bytes: its write ran on after the FLR"
+    );
+    // The card stays usable: VF 1 works, VF 2 comes back.
+    let data = vec![0x31u8; 4096];
+    let mut back = vec![0u8; 4096];
+    r.devs[0].write(0, 8, &data).unwrap();
+    r.devs[0].read(1, 8, &mut back).unwrap();
+    assert_eq!(back, data);
+    r.devs[1].reset().unwrap();
+    r.devs[1].write(0, 40, &data).unwrap();
+    r.devs[1].read(1, 40, &mut back).unwrap();
+    assert_eq!(back, data);
+}

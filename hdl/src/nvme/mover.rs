@@ -212,6 +212,13 @@ pub struct NvmeMover {
     pub cnt_fault: Signal<Out, Bit>,
     /// Its function.
     pub cnt_fault_func: Signal<Out, Bits<5>>,
+    // -- Function reset (FLR, VF Enable clear, mailbox Disable).
+    /// Strobe: function `flr_func` is being reset. A command of that
+    /// function stops issuing DMA at once (PCIe 4.0 §6.6.2: a function
+    /// under FLR must not initiate new requests) and ends as an abort;
+    /// requests already issued are finished, as for a fault.
+    pub flr_valid: Signal<In, Bit>,
+    pub flr_func: Signal<In, Bits<5>>,
     // -- Internal.
     is_read: Signal<Local, Bit>,
     is_write: Signal<Local, Bit>,
@@ -359,6 +366,8 @@ impl NvmeMover {
             br_err: Default::default(),
             cnt_fault: Default::default(),
             cnt_fault_func: Default::default(),
+            flr_valid: Default::default(),
+            flr_func: Default::default(),
             is_read: Default::default(),
             is_write: Default::default(),
             is_zeroes: Default::default(),
@@ -620,6 +629,11 @@ impl Logic for NvmeMover {
         self.set_abort.next = false;
         self.abort_status.next = bits::<2>(1);
         if self.rc_fire.val() & self.rc_err.val() {
+            self.set_abort.next = true;
+        }
+        // A reset of the command's function aborts it (no new DMA). In Idle
+        // this is harmless: accepting the next command clears `abort`.
+        if self.flr_valid.val() & (self.flr_func.val() == self.c_func.q.val()) {
             self.set_abort.next = true;
         }
         self.rd_out.d.next = self.rd_out.q.val();
