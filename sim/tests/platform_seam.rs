@@ -11,71 +11,14 @@ use nitrous_sim::platform::config::{
     CMD_BUS_MASTER, CMD_MEMORY, COMMAND, MSIX_CTRL, MSIX_ENABLE, PCIE_DEVCTL, SRIOV_CTRL,
     SRIOV_NUM_VFS, SRIOV_VF_ENABLE, SRIOV_VF_MSE,
 };
-use nitrous_sim::platform::{MemStore, Platform, PlatformConfig, SeamDut, VecMemory};
+use nitrous_sim::platform::{MemStore, Platform, PlatformConfig, SeamDut, VecMemory, SEAM_PORTS};
 use nitrous_sim::PortDir;
 use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-const PORTS: &[(&str, u32, PortDir)] = &[
-    ("clock", 1, PortDir::In),
-    ("reset", 1, PortDir::In),
-    ("cfg_vf_enable", 32, PortDir::In),
-    ("cfg_bus_master", 32, PortDir::In),
-    ("flr_valid", 1, PortDir::In),
-    ("flr_func", 5, PortDir::In),
-    ("cq_valid", 1, PortDir::In),
-    ("cq_ready", 1, PortDir::Out),
-    ("cq_func", 5, PortDir::In),
-    ("cq_bar", 3, PortDir::In),
-    ("cq_addr", 16, PortDir::In),
-    ("cq_write", 1, PortDir::In),
-    ("cq_wdata", 32, PortDir::In),
-    ("cc_valid", 1, PortDir::Out),
-    ("cc_data", 32, PortDir::Out),
-    ("rq_valid", 1, PortDir::Out),
-    ("rq_ready", 1, PortDir::In),
-    ("rq_func", 5, PortDir::Out),
-    ("rq_write", 1, PortDir::Out),
-    ("rq_addr", 64, PortDir::Out),
-    ("rq_len", 13, PortDir::Out),
-    ("rq_tag", 8, PortDir::Out),
-    ("wd_valid", 1, PortDir::Out),
-    ("wd_ready", 1, PortDir::In),
-    ("wd_data", 128, PortDir::Out),
-    ("wd_last", 1, PortDir::Out),
-    ("rc_valid", 1, PortDir::In),
-    ("rc_ready", 1, PortDir::Out),
-    ("rc_tag", 8, PortDir::In),
-    ("rc_data", 128, PortDir::In),
-    ("rc_last", 1, PortDir::In),
-    ("rc_err", 1, PortDir::In),
-    ("mx_valid", 1, PortDir::Out),
-    ("mx_ready", 1, PortDir::In),
-    ("mx_func", 5, PortDir::Out),
-    ("mx_vector", 5, PortDir::Out),
-    ("mx_addr", 64, PortDir::Out),
-    ("mx_data", 32, PortDir::Out),
-    ("bq_valid", 1, PortDir::Out),
-    ("bq_ready", 1, PortDir::In),
-    ("bq_write", 1, PortDir::Out),
-    ("bq_addr", 64, PortDir::Out),
-    ("bq_len", 13, PortDir::Out),
-    ("bq_tag", 8, PortDir::Out),
-    ("bw_valid", 1, PortDir::Out),
-    ("bw_ready", 1, PortDir::In),
-    ("bw_data", 128, PortDir::Out),
-    ("bw_last", 1, PortDir::Out),
-    ("br_valid", 1, PortDir::In),
-    ("br_ready", 1, PortDir::Out),
-    ("br_tag", 8, PortDir::In),
-    ("br_data", 128, PortDir::In),
-    ("br_last", 1, PortDir::In),
-    ("br_err", 1, PortDir::In),
-];
-
 fn idx(name: &str) -> usize {
-    PORTS.iter().position(|p| p.0 == name).unwrap()
+    SEAM_PORTS.iter().position(|p| p.0 == name).unwrap()
 }
 
 /// A request the fake card issues: header, then payload for writes.
@@ -203,23 +146,23 @@ impl SeamDut for Fake {
         "fake"
     }
     fn port(&self, name: &str) -> Option<(usize, u32, PortDir)> {
-        PORTS
+        SEAM_PORTS
             .iter()
             .position(|p| p.0 == name)
-            .map(|i| (i, PORTS[i].1, PORTS[i].2))
+            .map(|i| (i, SEAM_PORTS[i].1, SEAM_PORTS[i].2))
     }
     fn set64(&mut self, i: usize, v: u64) {
         self.v[i] = [v as u32, (v >> 32) as u32, 0, 0];
     }
     fn get64(&self, i: usize) -> u64 {
-        let w = self.out(PORTS[i].0);
+        let w = self.out(SEAM_PORTS[i].0);
         w[0] as u64 | (w[1] as u64) << 32
     }
     fn set_words(&mut self, i: usize, w: &[u32]) {
         self.v[i] = [w[0], w[1], w[2], w[3]];
     }
     fn get_words(&self, i: usize, w: &mut [u32]) {
-        w.copy_from_slice(&self.out(PORTS[i].0));
+        w.copy_from_slice(&self.out(SEAM_PORTS[i].0));
     }
     fn settle(&mut self) {}
     /// The rising edge: every handshake whose valid and ready are high.
@@ -326,7 +269,7 @@ impl SeamDut for Fake {
 fn setup(dma_latency: u64, backend_latency: u64) -> (Platform, Arc<Mutex<Script>>) {
     let s = Arc::new(Mutex::new(Script::default()));
     let fake = Fake {
-        v: vec![[0; 4]; PORTS.len()],
+        v: vec![[0; 4]; SEAM_PORTS.len()],
         s: s.clone(),
         cycle: 0,
     };

@@ -21,7 +21,7 @@ mod platform;
 pub use backend::{BlockStore, FileStore, MemStore};
 pub use config::ConfigSpace;
 pub use iommu::{Fault, HostMemory, VecMemory};
-pub use platform::{MsixError, Platform, PlatformConfig, SeamDut};
+pub use platform::{MsixError, Platform, PlatformConfig, SeamDut, SEAM_PORTS};
 
 /// Errors of the platform model.
 #[derive(Debug, thiserror::Error)]

@@ -115,6 +115,13 @@ impl<M: Model> SeamDut for Sim<M> {
 
 macro_rules! seam_ports {
     ($($name:ident : $dir:ident $width:expr),* $(,)?) => {
+        /// Every seam port the platform drives or reads (docs/CARD.md §1):
+        /// name, width in bits, direction as seen from the card. Clock and
+        /// reset are the model's own. Rust behavioural cards ([`SeamDut`]
+        /// in tests) declare their ports from this list.
+        pub const SEAM_PORTS: &[(&str, u32, PortDir)] =
+            &[$((stringify!($name), $width, PortDir::$dir)),*];
+
         /// Port indices of the seam, resolved once by name.
         struct Seam { $($name: usize),* }
         impl Seam {
