@@ -10,6 +10,7 @@
 use nitrous_driver::nvme::{IoOp, Nvme, Options, Sqe, StatusCode};
 use nitrous_driver::sim::{SimCard, SimFunction};
 use nitrous_driver::DmaBuf;
+use nitrous_host_tests::xts;
 use nitrous_regmap::mailbox::Counter;
 use nitrous_sim::platform::{card_platform, MemStore, PlatformConfig};
 use rand::{Rng, SeedableRng};
@@ -34,17 +35,6 @@ fn shift(vf: u8) -> u8 {
     } else {
         12
     }
-}
-
-fn xts_encrypt(key: &[u8; 64], lba: u64, lba_size: usize, data: &[u8]) -> Vec<u8> {
-    use aes::cipher::KeyInit;
-    let xts = xts_mode::Xts128::new(
-        aes::Aes256::new(key[..32].into()),
-        aes::Aes256::new(key[32..].into()),
-    );
-    let mut b = data.to_vec();
-    xts.encrypt_area(&mut b, lba_size, lba as u128, xts_mode::get_tweak_default);
-    b
 }
 
 fn opts(queues: u16) -> Options {
@@ -256,7 +246,7 @@ fn four_vfs_concurrent_multiqueue_write_read_verify_and_ciphertext() {
         for (lba, w) in written[v].iter().enumerate() {
             let at = lba * bs;
             let want = if *w {
-                xts_encrypt(&key(vf), lba as u64, bs, &shadow[v][at..at + bs])
+                xts(&key(vf), lba as u64, bs, &shadow[v][at..at + bs], true)
             } else {
                 vec![0u8; bs]
             };

@@ -7,6 +7,7 @@
 
 use nitrous_driver::nvme::{Nvme, Options};
 use nitrous_driver::sim::SimCard;
+use nitrous_host_tests::xts;
 use nitrous_regmap::mailbox as mb;
 use nitrous_sim::platform::{card16_platform, MemStore, PlatformConfig};
 use std::time::Duration;
@@ -16,22 +17,6 @@ const BLOCKS: u64 = 64; // 512-byte LBAs: 32 KiB per VF
 
 fn key(vf: u8) -> [u8; 64] {
     std::array::from_fn(|j| (j as u8) ^ vf.wrapping_mul(0x3b))
-}
-
-/// RustCrypto `xts-mode`: 512-byte data units from `lba`.
-fn xts(vf: u8, lba: u128, mut data: Vec<u8>, encrypt: bool) -> Vec<u8> {
-    use aes::cipher::KeyInit;
-    let k = key(vf);
-    let x = xts_mode::Xts128::new(
-        aes::Aes256::new(k[..32].into()),
-        aes::Aes256::new(k[32..].into()),
-    );
-    if encrypt {
-        x.encrypt_area(&mut data, 512, lba, xts_mode::get_tweak_default);
-    } else {
-        x.decrypt_area(&mut data, 512, lba, xts_mode::get_tweak_default);
-    }
-    data
 }
 
 #[test]
@@ -76,11 +61,15 @@ fn sixteen_vfs_each_see_only_their_own_encrypted_namespace() {
         // A never-written LBA reads as this VF's decryption of the zeroed
         // backend (tweak 4), never another VF's data.
         d.read(0, 4, &mut back).unwrap();
-        assert_eq!(back, xts(vf, 4, vec![0u8; 1024], false), "VF {vf} LBA 4");
+        assert_eq!(
+            back,
+            xts(&key(vf), 4, 512, &[0u8; 1024], false),
+            "VF {vf} LBA 4"
+        );
     }
     let mut pl = card.platform();
     for vf in 1..=VFS {
-        let want = xts(vf, 2, pattern(vf), true);
+        let want = xts(&key(vf), 2, 512, &pattern(vf), true);
         let mut raw = vec![0u8; 1024];
         pl.backend()
             .read((vf as u64 - 1) * BLOCKS * 512 + 1024, &mut raw)
