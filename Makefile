@@ -3,14 +3,15 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help deps deps-apt build demo test test-unit test-host test-long bench synth fmt lint clean
+.PHONY: help deps deps-apt build demo test test-unit test-host test-guest test-long bench synth fmt lint clean
 
 help:
 	@echo "make deps       install apt packages + project venv (idempotent)"
 	@echo "make demo       simulated card doing real work, with a short report"
-	@echo "make test       every test (<= 25 min on 2 cores): test-unit + test-host"
+	@echo "make test       every test (<= 25 min on 2 cores): test-unit + test-host + test-guest"
 	@echo "make test-unit  cargo tests: RustHDL blocks, Verilator engines, driver, CLI"
 	@echo "make test-host  userspace VFIO driver in a QEMU guest with an IOMMU and SR-IOV NVMe"
+	@echo "make test-guest stock Linux nvme driver in a QEMU guest on a VF of the simulated card"
 	@echo "make test-long  long randomized suites"
 	@echo "make bench      cycle-accurate benchmarks -> target/bench*.json"
 	@echo "make synth      ECP5 synthesis + bitstream, figures -> docs/PERFORMANCE.md"
@@ -28,10 +29,13 @@ demo: deps-apt
 	$(CARGO) build --release -p nitrous-cli
 	@tools/demo.sh
 
-test: test-unit test-host
+test: test-unit test-host test-guest
 
 test-unit: deps-apt
 	$(CARGO) test --release --workspace
+
+test-guest: deps-apt
+	host-tests/guest/run.sh
 
 test-host:
 	host-tests/vfio/run.sh

@@ -73,6 +73,36 @@ pub enum SimCmd {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Serve VF I to a QEMU 7.2 guest as a conventional PCI function over
+    /// `x-pci-proxy-dev` (the remote side of QEMU's multi-process
+    /// protocol): either on an inherited socket (`--fd N`, with QEMU
+    /// started as `-device x-pci-proxy-dev,fd=...` by you), or `--launch`
+    /// to start QEMU with the right arguments plus yours after `--`.
+    /// Runs until QEMU exits, then prints what the guest did.
+    ServeProxy {
+        #[arg(long)]
+        vf: u32,
+        /// Connected UNIX socket inherited from the launcher (the other end
+        /// is QEMU's `x-pci-proxy-dev,fd=`).
+        #[arg(long, conflicts_with = "launch", required_unless_present = "launch")]
+        fd: Option<i32>,
+        /// Start QEMU ourselves (q35, 1 vCPU, shared memfd RAM, the proxy
+        /// device) with the arguments after `--`.
+        #[arg(long)]
+        launch: bool,
+        /// QEMU binary for --launch.
+        #[arg(long, default_value = "qemu-system-x86_64")]
+        qemu: String,
+        /// Guest RAM for --launch (QEMU size syntax).
+        #[arg(long, default_value = "512M")]
+        mem: String,
+        /// Write the figures as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Further QEMU arguments (after `--`).
+        #[arg(last = true)]
+        qemu_args: Vec<String>,
+    },
     /// Config space of the PF and every enabled VF, in `lspci -xxxx` format
     /// (decode with `lspci -F <file> -vvv`).
     Lspci,
@@ -232,6 +262,26 @@ pub fn run(a: SimArgs) -> Result<(), CliError> {
             let c = bring_up(&card, store(&card, &a.backend)?)?;
             perf(&card, &c, qd, size, read_pct, ios, seed, trace, json)
         }
+        SimCmd::ServeProxy {
+            vf,
+            fd,
+            launch,
+            qemu,
+            mem,
+            json,
+            qemu_args,
+        } => {
+            let v = card.vf(vf).map_err(usage)?.clone();
+            if !launch && !qemu_args.is_empty() {
+                return Err(usage("QEMU arguments after -- need --launch"));
+            }
+            let link = match fd {
+                Some(fd) => Some(nitrous_bridge::mpqemu::Link::from_raw(fd).map_err(usage)?),
+                None => None,
+            };
+            let c = bring_up(&card, store(&card, &a.backend)?)?;
+            serve_proxy(c, &v, link, launch.then_some((qemu, mem, qemu_args)), json)
+        }
         SimCmd::Lspci => {
             let c = bring_up(&card, store(&card, &a.backend)?)?;
             let p = c.sim.platform();
@@ -249,6 +299,98 @@ pub fn run(a: SimArgs) -> Result<(), CliError> {
             Ok(())
         }
     }
+}
+
+#[derive(serde::Serialize)]
+struct ProxyReport {
+    vf: u8,
+    commands: u64,
+    served: u64,
+    rejected: u64,
+    dma_faults: u64,
+    sim_cycles: u64,
+    tail_cycles: u64,
+    cycles_per_command: f64,
+    wall_s: f64,
+    commands_per_s: f64,
+    bar_reads: u64,
+    bar_writes: u64,
+    config_reads: u64,
+    config_writes: u64,
+    ram_syncs: u64,
+    resets: u64,
+    intx_assertions: u64,
+    bar_errors: u64,
+}
+
+fn serve_proxy(
+    c: Card,
+    v: &VfSpec,
+    link: Option<nitrous_bridge::mpqemu::Link>,
+    launch: Option<(String, String, Vec<String>)>,
+    json: Option<PathBuf>,
+) -> Result<(), CliError> {
+    use nitrous_bridge::{launch::QemuSpec, Bridge, Options};
+    let (link, child) = match (link, launch) {
+        (Some(l), _) => (l, None),
+        (None, Some((qemu, mem, extra))) => {
+            let (child, l) = QemuSpec { qemu, mem, extra }.spawn().map_err(failed)?;
+            (l, Some(child))
+        }
+        (None, None) => return Err(usage("serve-proxy needs --fd N or --launch")),
+    };
+    eprintln!(
+        "serving VF {} ({} blocks of {} B) to the guest; waiting for QEMU to exit",
+        v.vf, v.blocks, v.lba_size
+    );
+    let bridge = Bridge::new(c.sim.clone(), v.vf, link, Options::default()).map_err(failed)?;
+    let served = bridge.serve();
+    if let Some(mut ch) = child {
+        let _ = ch.wait();
+    }
+    let s = served.map_err(failed)?;
+    let r = ProxyReport {
+        vf: v.vf,
+        commands: s.commands(),
+        served: s.served,
+        rejected: s.rejected,
+        dma_faults: s.dma_faults,
+        sim_cycles: s.cycles,
+        tail_cycles: s.tail_cycles,
+        cycles_per_command: s.cycles_per_command(),
+        wall_s: s.wall.as_secs_f64(),
+        commands_per_s: s.commands_per_s(),
+        bar_reads: s.bar_reads,
+        bar_writes: s.bar_writes,
+        config_reads: s.config_reads,
+        config_writes: s.config_writes,
+        ram_syncs: s.ram_syncs,
+        resets: s.resets,
+        intx_assertions: s.intx_assertions,
+        bar_errors: s.bar_errors,
+    };
+    eprintln!(
+        "guest done: {} commands ({} ok, {} errors, {} DMA faults) in {:.1} s = {:.0} commands/s; \
+         {} simulated cycles, {:.0} active cycles/command; {} BAR reads, {} BAR writes, \
+         {} INTx assertions",
+        r.commands,
+        r.served,
+        r.rejected,
+        r.dma_faults,
+        r.wall_s,
+        r.commands_per_s,
+        r.sim_cycles,
+        r.cycles_per_command,
+        r.bar_reads,
+        r.bar_writes,
+        r.intx_assertions
+    );
+    if let Some(path) = json {
+        let text = serde_json::to_string_pretty(&r).map_err(failed)?;
+        std::fs::write(&path, text + "\n")
+            .map_err(|e| failed(format!("{}: {e}", path.display())))?;
+    }
+    Ok(())
 }
 
 #[derive(serde::Serialize)]
