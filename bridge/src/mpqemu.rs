@@ -82,6 +82,21 @@ fn le_u64(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(b[at..at + 8].try_into().unwrap())
 }
 
+/// `PciConfDataMsg`: `u32 addr; u32 val; i32 len`.
+fn cfg_payload(p: &mut Vec<u8>, addr: u32, val: u32, len: u32) {
+    for w in [addr, val, len] {
+        p.extend_from_slice(&w.to_le_bytes());
+    }
+}
+
+/// `BarAccessMsg`: `u64 addr; u64 val; u32 size; bool memory; 3 pad`.
+fn bar_payload(p: &mut Vec<u8>, addr: u64, val: u64, size: u32, memory: bool) {
+    p.extend_from_slice(&addr.to_le_bytes());
+    p.extend_from_slice(&val.to_le_bytes());
+    p.extend_from_slice(&size.to_le_bytes());
+    p.extend_from_slice(&[memory as u8, 0, 0, 0]);
+}
+
 impl Msg {
     /// Command number.
     pub fn cmd(&self) -> i32 {
@@ -112,33 +127,15 @@ impl Msg {
                 }
             }
             Msg::Ret(v) => p.extend_from_slice(&v.to_le_bytes()),
-            Msg::CfgWrite { addr, val, len } => {
-                p.extend_from_slice(&addr.to_le_bytes());
-                p.extend_from_slice(&val.to_le_bytes());
-                p.extend_from_slice(&len.to_le_bytes());
-            }
-            Msg::CfgRead { addr, len } => {
-                p.extend_from_slice(&addr.to_le_bytes());
-                p.extend_from_slice(&0u32.to_le_bytes());
-                p.extend_from_slice(&len.to_le_bytes());
-            }
+            Msg::CfgWrite { addr, val, len } => cfg_payload(&mut p, *addr, *val, *len),
+            Msg::CfgRead { addr, len } => cfg_payload(&mut p, *addr, 0, *len),
             Msg::BarWrite {
                 addr,
                 val,
                 size,
                 memory,
-            } => {
-                p.extend_from_slice(&addr.to_le_bytes());
-                p.extend_from_slice(&val.to_le_bytes());
-                p.extend_from_slice(&size.to_le_bytes());
-                p.extend_from_slice(&[*memory as u8, 0, 0, 0]);
-            }
-            Msg::BarRead { addr, size, memory } => {
-                p.extend_from_slice(&addr.to_le_bytes());
-                p.extend_from_slice(&0u64.to_le_bytes());
-                p.extend_from_slice(&size.to_le_bytes());
-                p.extend_from_slice(&[*memory as u8, 0, 0, 0]);
-            }
+            } => bar_payload(&mut p, *addr, *val, *size, *memory),
+            Msg::BarRead { addr, size, memory } => bar_payload(&mut p, *addr, 0, *size, *memory),
             Msg::SetIrqfd(f) => fds.extend(f.iter().map(|f| f.as_raw_fd())),
             Msg::DeviceReset => {}
         }
