@@ -24,6 +24,10 @@ pub struct Card {
     // Sideband from the hard IP.
     pub cfg_vf_enable: Signal<In, Bits<32>>,
     pub cfg_bus_master: Signal<In, Bits<32>>,
+    /// Bit f: MSI-X Enable of function f (MSI-X capability, config space).
+    pub cfg_msix_en: Signal<In, Bits<32>>,
+    /// Bit f: function f requests its INTx asserted (level; docs/CARD.md).
+    pub intx_level: Signal<Out, Bits<32>>,
     pub flr_valid: Signal<In, bool>,
     pub flr_func: Signal<In, Bits<FUNC_BITS>>,
     // Completer.
@@ -107,6 +111,8 @@ impl Card {
             reset: Default::default(),
             cfg_vf_enable: Default::default(),
             cfg_bus_master: Default::default(),
+            cfg_msix_en: Default::default(),
+            intx_level: Default::default(),
             flr_valid: Default::default(),
             flr_func: Default::default(),
             cq_valid: Default::default(),
@@ -280,6 +286,12 @@ impl Logic for Card {
         self.mover.key_data.next = self.mbox.key_data.val();
 
         // MSI-X: VF interrupts from the front, PF vector 0 from the mailbox.
+        // A function with MSI-X Enable = 0 uses INTx instead (PCIe 4.0
+        // §7.7.2.2): the front's pin-based level (NVMe 1.4 §7.5.1), which a
+        // function with MSI-X enabled never requests. The PF's mailbox has
+        // no INTx (bit 0 is 0).
+        self.msix.cfg_msix_en.next = self.cfg_msix_en.val();
+        self.intx_level.next = self.front.intx_level.val() & !self.cfg_msix_en.val();
         self.msix.flr_valid.next = self.fn_reset.val();
         self.msix.flr_func.next = self.fn_reset_func.val();
         self.msix.irq_valid.next = self.front.irq_valid.val();

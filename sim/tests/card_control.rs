@@ -23,6 +23,8 @@ impl Seam {
             let m = sim.model_mut();
             m.set_cfg_vf_enable(vf_enable);
             m.set_cfg_bus_master(vf_enable);
+            // MSI-X Enable set in every function's config space.
+            m.set_cfg_msix_en(vf_enable);
             m.set_mx_ready(true);
             m.set_rq_ready(true);
             m.set_wd_ready(true);
@@ -297,4 +299,30 @@ fn msix_masking_pending_and_delivery() {
     s.tick();
     s.sim.model_mut().set_flr_valid(false);
     assert_eq!(s.read(0, t + 12), 1);
+    // MSI-X Enable = 0 (`cfg_msix_en`, PCIe 4.0 §7.7.2.2): no message and no
+    // pending bit, masked or not.
+    s.sim.model_mut().set_cfg_msix_en(0b11110);
+    let n = s.msgs.len();
+    assert_eq!(s.mbox(Op::ReadCounter, 1, 0, &[0]), Status::Ok);
+    for _ in 0..20 {
+        s.tick();
+    }
+    assert_eq!(
+        s.read(0, MSIX_PBA_OFFSET),
+        0,
+        "no pending bit while disabled"
+    );
+    s.write(0, t + 12, 0);
+    assert_eq!(s.mbox(Op::ReadCounter, 1, 0, &[0]), Status::Ok);
+    for _ in 0..20 {
+        s.tick();
+    }
+    assert_eq!(s.msgs.len(), n, "no message while disabled");
+    assert_eq!(s.sim.model().intx_level() & 1, 0, "the PF has no INTx");
+    s.sim.model_mut().set_cfg_msix_en(0b11111);
+    assert_eq!(s.mbox(Op::ReadCounter, 1, 0, &[0]), Status::Ok);
+    for _ in 0..20 {
+        s.tick();
+    }
+    assert_eq!(s.msgs.len(), n + 1, "enabled again");
 }

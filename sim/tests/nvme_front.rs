@@ -656,8 +656,9 @@ fn identify() {
         INVALID_NAMESPACE
     );
     assert_eq!(
-        tb.admin(2, sqe(0x06, 0, BUF, 0, [3, 0, 0, 0, 0, 0])).status,
-        INVALID_FIELD
+        tb.admin(2, sqe(0x06, 0, BUF, 0, [6, 0, 0, 0, 0, 0])).status,
+        INVALID_FIELD,
+        "CNS 06h is not supported"
     );
     assert_eq!(
         tb.admin(2, sqe(0x06, 0, BUF, 0, [0x10, 0, 0, 0, 0, 0]))
@@ -1546,4 +1547,193 @@ fn full_cq_stalls_only_its_owner() {
     assert_eq!(tb.rd32(cq + 48 + 12), 0);
     let got: Vec<u16> = (0..6).map(|_| tb.cqe(2, 1).cid).collect();
     assert_eq!(got, cids);
+}
+
+/// Identify CNS 03h (NVMe 1.4 §5.15.2.4): a Namespace Identification
+/// Descriptor list for NSID 1 (NIDT, NIDL, reserved, NID; a zero NIDT ends
+/// it) whose NGUID equals Identify Namespace bytes 104..119 (§5.15.2.1) and
+/// differs between functions; other NSIDs are Invalid Namespace or Format.
+#[test]
+fn identify_ns_descriptor_list() {
+    let mut tb = Tb::new();
+    let mut nguids = Vec::new();
+    for f in [1u8, 2] {
+        assert!(tb.enable(f, 4));
+        tb.zero(BUF, 8192);
+        let c = tb.admin(f, sqe(0x06, 1, BUF, 0, [3, 0, 0, 0, 0, 0]));
+        assert_eq!(c.status, SUCCESS, "CNS 03h");
+        let d = tb.read_bytes(BUF, 4096);
+        assert_eq!(d[0], 0x02, "NIDT: NGUID");
+        assert_eq!(d[1], 16, "NIDL");
+        assert_eq!((d[2], d[3]), (0, 0), "reserved");
+        let nguid = d[4..20].to_vec();
+        assert!(nguid.iter().any(|&b| b != 0), "NGUID is not zero");
+        assert!(
+            d[20..].iter().all(|&b| b == 0),
+            "the list ends after one descriptor"
+        );
+        let c = tb.admin(f, sqe(0x06, 1, BUF + 0x1000, 0, [0, 0, 0, 0, 0, 0]));
+        assert_eq!(c.status, SUCCESS, "CNS 00h");
+        assert_eq!(
+            tb.read_bytes(BUF + 0x1000 + 104, 16),
+            nguid,
+            "NGUID as in CNS 00h"
+        );
+        for nsid in [0, 2, 0xffff_ffff] {
+            assert_eq!(
+                tb.admin(f, sqe(0x06, nsid, BUF, 0, [3, 0, 0, 0, 0, 0]))
+                    .status,
+                INVALID_NAMESPACE,
+                "CNS 03h NSID {nsid:#x}"
+            );
+        }
+        nguids.push(nguid);
+    }
+    assert_ne!(nguids[0], nguids[1], "NGUID differs between functions");
+}
+
+/// Waits until CQ `qid` of `f` holds `n` unconsumed entries (phase tags).
+fn wait_posted(tb: &mut Tb, f: u8, qid: u16, n: u16) {
+    for _ in 0..5000 {
+        let r = &tb.rings[&(f, qid)];
+        let (mut h, mut ph) = (r.head, r.phase);
+        let mut k = 0;
+        while k < n {
+            let a = r.cq + 16 * h as u64;
+            if ((tb.rd32(a + 12) >> 16) & 1 == 1) != ph {
+                break;
+            }
+            k += 1;
+            h = (h + 1) % r.cq_entries;
+            if h == 0 {
+                ph = !ph;
+            }
+        }
+        if k == n {
+            return;
+        }
+        tb.step();
+    }
+    panic!("{n} entries not posted on function {f} CQ {qid}");
+}
+
+/// `intx_level` after the round-robin refresh has passed every function.
+fn level(tb: &mut Tb) -> u32 {
+    tb.steps(2 * (NVFS + 1) + 2);
+    tb.sim.intx_level()
+}
+
+/// Pin-based interrupts (NVMe 1.4 §7.5.1): a vector's IS bit is set while a
+/// CQ with IEN = 1 mapped to it holds entries the host has not consumed
+/// (CQ head doorbell behind the controller's tail) and clears when the
+/// doorbells catch up; INTMS masks a vector, INTMC unmasks it (§3.1.3,
+/// §3.1.4). `intx_level` bit f is the OR of the unmasked IS bits.
+#[test]
+fn pin_based_interrupt_level() {
+    let mut tb = Tb::new();
+    assert!(tb.enable(1, 8));
+    assert!(tb.enable(2, 8));
+    assert_eq!(level(&mut tb), 0);
+    // Admin CQ (IEN = 1, vector 0): one entry posted, not consumed.
+    tb.submit(1, 0, sqe(0x08, 0, 0, 0, [0; 6]));
+    wait_posted(&mut tb, 1, 0, 1);
+    assert_eq!(level(&mut tb), 1 << 1, "function 1 only");
+    tb.reg_write(1, 0x0c, 0x2); // mask vector 1: not the admin CQ's
+    assert_eq!(level(&mut tb), 1 << 1);
+    tb.reg_write(1, 0x0c, 0x1); // INTMS vector 0
+    assert_eq!(level(&mut tb), 0, "masked");
+    tb.reg_write(1, 0x10, 0x3); // INTMC vectors 0 and 1
+    assert_eq!(level(&mut tb), 1 << 1, "unmasked while still pending");
+    let c = tb.cqe(1, 0); // consumes: head doorbell = tail
+    assert_eq!(c.status, SUCCESS);
+    assert_eq!(level(&mut tb), 0, "consumed");
+
+    // I/O CQ 1 on vector 1 (IEN = 1), I/O CQ 2 without interrupts.
+    tb.create_pair(1, 1, 8);
+    let cq2 = 0x2800_0000u64;
+    tb.zero(cq2, 16 * 8);
+    let c = tb.admin(1, sqe(0x05, 0, cq2, 0, [2 | 7 << 16, 0x1, 0, 0, 0, 0]));
+    assert_eq!(c.status, SUCCESS, "create CQ 2, IEN = 0");
+    let c = tb.admin(
+        1,
+        sqe(
+            0x01,
+            0,
+            cq2 + 0x1000,
+            0,
+            [2 | 7 << 16, 0x1 | 2 << 16, 0, 0, 0, 0],
+        ),
+    );
+    assert_eq!(c.status, SUCCESS, "create SQ 2");
+    tb.rings.insert(
+        (1, 2),
+        Ring {
+            sq: cq2 + 0x1000,
+            cq: cq2,
+            sq_entries: 8,
+            cq_entries: 8,
+            tail: 0,
+            head: 0,
+            phase: true,
+        },
+    );
+    assert_eq!(level(&mut tb), 0);
+    let flush = sqe(0x00, 1, 0, 0, [0; 6]);
+    tb.submit(1, 2, flush);
+    wait_posted(&mut tb, 1, 2, 1);
+    assert_eq!(level(&mut tb), 0, "IEN = 0: no interrupt");
+    assert_eq!(tb.cqe(1, 2).status, SUCCESS);
+    // Two entries on CQ 1; consuming one leaves IS set.
+    tb.submit(1, 1, flush);
+    tb.submit(1, 1, flush);
+    wait_posted(&mut tb, 1, 1, 2);
+    assert_eq!(level(&mut tb), 1 << 1);
+    tb.reg_write(1, 0x0c, 0x1); // masks vector 0: CQ 1 uses vector 1
+    assert_eq!(level(&mut tb), 1 << 1);
+    tb.reg_write(1, 0x0c, 0x2);
+    assert_eq!(level(&mut tb), 0, "vector 1 masked");
+    tb.reg_write(1, 0x10, 0x3);
+    assert_eq!(tb.cqe(1, 1).status, SUCCESS);
+    assert_eq!(level(&mut tb), 1 << 1, "one entry left");
+    assert_eq!(tb.cqe(1, 1).status, SUCCESS);
+    assert_eq!(level(&mut tb), 0);
+    // A doorbell that does not reach the tail keeps it set: two entries,
+    // head moved by one by hand.
+    tb.submit(1, 1, flush);
+    tb.submit(1, 1, flush);
+    wait_posted(&mut tb, 1, 1, 2);
+    let h0 = tb.rings[&(1, 1)].head;
+    tb.reg_write(1, 0x100c, ((h0 + 1) % 8) as u32);
+    assert_eq!(level(&mut tb), 1 << 1);
+    tb.reg_write(1, 0x100c, ((h0 + 2) % 8) as u32);
+    assert_eq!(level(&mut tb), 0);
+    let r = tb.rings.get_mut(&(1, 1)).unwrap();
+    r.head = (h0 + 2) % 8;
+    if h0 + 2 >= 8 {
+        r.phase = !r.phase;
+    }
+
+    // Function 2 pending; function 1 pending; controller reset of 1 and
+    // FLR of 2 clear each one only.
+    tb.submit(2, 0, sqe(0x08, 0, 0, 0, [0; 6]));
+    tb.submit(1, 1, flush);
+    wait_posted(&mut tb, 2, 0, 1);
+    wait_posted(&mut tb, 1, 1, 1);
+    assert_eq!(level(&mut tb), 0b110);
+    tb.reg_write(1, 0x0c, 0x2);
+    tb.reg_write(1, 0x14, 0x0046_0000); // CC.EN 1 -> 0: INTMS resets too
+    assert_eq!(level(&mut tb), 1 << 2);
+    assert_eq!(tb.reg_read(1, 0x0c), 0, "INTMS after a controller reset");
+    tb.sim.set_flr_valid(true);
+    tb.sim.set_flr_func(2);
+    tb.step();
+    tb.steps(64);
+    assert_eq!(level(&mut tb), 0);
+    // Function 1 again: the admin CQ interrupts after re-enable.
+    assert!(tb.enable(1, 8));
+    tb.submit(1, 0, sqe(0x08, 0, 0, 0, [0; 6]));
+    wait_posted(&mut tb, 1, 0, 1);
+    assert_eq!(level(&mut tb), 1 << 1);
+    tb.cqe(1, 0);
+    assert_eq!(level(&mut tb), 0);
 }

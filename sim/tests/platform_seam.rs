@@ -8,8 +8,8 @@
 
 use nitrous_regmap::{pci, MSIX_TABLE_OFFSET};
 use nitrous_sim::platform::config::{
-    CMD_BUS_MASTER, CMD_MEMORY, COMMAND, MSIX_CTRL, MSIX_ENABLE, PCIE_DEVCTL, SRIOV_CTRL,
-    SRIOV_NUM_VFS, SRIOV_VF_ENABLE, SRIOV_VF_MSE,
+    CMD_BUS_MASTER, CMD_INTX_DISABLE, CMD_MEMORY, COMMAND, MSIX_CTRL, MSIX_ENABLE, PCIE_DEVCTL,
+    SRIOV_CTRL, SRIOV_NUM_VFS, SRIOV_VF_ENABLE, SRIOV_VF_MSE, STATUS, STATUS_INTX,
 };
 use nitrous_sim::platform::{MemStore, Platform, PlatformConfig, SeamDut, VecMemory, SEAM_PORTS};
 use nitrous_sim::PortDir;
@@ -57,6 +57,9 @@ struct Script {
     drop_cc: bool,
     vf_enable: u32,
     bus_master: u32,
+    msix_en: u32,
+    /// What the fake drives on `intx_level`.
+    intx: u32,
 }
 
 struct Fake {
@@ -136,6 +139,7 @@ impl Fake {
             "bw_valid" => v(in_bw as u64),
             "bw_data" => s.bw.front().map_or([0; 4], |b| b2w(&b.0)),
             "bw_last" => v(s.bw.front().is_some_and(|b| b.1) as u64),
+            "intx_level" => v(s.intx as u64),
             _ => self.v[idx(name)],
         }
     }
@@ -203,13 +207,15 @@ impl SeamDut for Fake {
             )
         });
         let flr = (self.inp("flr_valid") == 1).then(|| (c, self.inp("flr_func") as u8));
-        let (vfe, bm) = (
+        let (vfe, bm, mxe) = (
             self.inp("cfg_vf_enable") as u32,
             self.inp("cfg_bus_master") as u32,
+            self.inp("cfg_msix_en") as u32,
         );
         let mut s = self.s.lock().unwrap();
         s.vf_enable = vfe;
         s.bus_master = bm;
+        s.msix_en = mxe;
         s.cc_next = None;
         if let Some(a) = cq {
             if !a.2 && !s.drop_cc {
@@ -329,6 +335,69 @@ fn sideband_follows_config_space() {
     let f: Vec<u8> = s.lock().unwrap().flr.iter().map(|x| x.1).collect();
     assert_eq!(f, vec![2, 1, 2, 3, 4]);
     assert_eq!(s.lock().unwrap().vf_enable, 0b1);
+}
+
+/// The hard IP's INTx (PCI Local Bus 3.0 §6.2.2-§6.2.3, PCIe 4.0
+/// §7.7.2.2): the card's `intx_level` bit, for an existing function with
+/// MSI-X Enable = 0, is the pending interrupt (Status.Interrupt Status); the
+/// pin is asserted unless Command.Interrupt Disable is set. `cfg_msix_en`
+/// follows each function's MSI-X Enable.
+#[test]
+fn intx_follows_card_level_and_config_space() {
+    let (mut p, s) = setup(64, 0);
+    let st = |p: &Platform, f: u8| {
+        let mut b = [0u8; 2];
+        p.config_read(f, STATUS, &mut b).unwrap();
+        u16::from_le_bytes(b) & STATUS_INTX != 0
+    };
+    // VFs that just appeared are in reset: INTx is held off while the card
+    // resets them (docs/CARD.md: 64 cycles + one intx_level refresh round).
+    s.lock().unwrap().intx = 0b0010;
+    p.run(50);
+    assert!(!p.intx(1), "held during the VF's reset");
+    s.lock().unwrap().intx = 0;
+    p.run(200);
+    assert!(!p.intx(1) && !st(&p, 1));
+    assert_eq!(s.lock().unwrap().msix_en, 0);
+    s.lock().unwrap().intx = 0b1110; // VFs 1, 2 and (absent) 3
+    p.run(1);
+    assert!(p.intx(1) && p.intx(2) && !p.intx(3) && !p.intx(0));
+    assert!(st(&p, 1) && st(&p, 2));
+    assert_eq!((p.intx_assertions(1), p.intx_assertions(2)), (1, 1));
+    // Interrupt Disable: the pin drops, the status stays.
+    p.config_write(1, COMMAND, &CMD_INTX_DISABLE.to_le_bytes())
+        .unwrap();
+    assert!(!p.intx(1) && st(&p, 1));
+    p.config_write(1, COMMAND, &0u16.to_le_bytes()).unwrap();
+    assert!(p.intx(1));
+    assert_eq!(p.intx_assertions(1), 2);
+    // MSI-X Enable: no INTx, and the card is told.
+    let m = pci::CAP_MSIX as u16 + MSIX_CTRL;
+    p.config_write(2, m, &MSIX_ENABLE.to_le_bytes()).unwrap();
+    assert!(!p.intx(2) && !st(&p, 2));
+    p.run(1);
+    assert_eq!(s.lock().unwrap().msix_en, 0b100);
+    p.config_write(2, m, &0u16.to_le_bytes()).unwrap();
+    assert!(p.intx(2));
+    assert_eq!(p.intx_assertions(2), 2);
+    // The card lowers its request.
+    s.lock().unwrap().intx = 0b0010;
+    p.run(1);
+    assert!(!p.intx(2) && !st(&p, 2) && p.intx(1));
+    // FLR: deasserted; a request the card still shows from before the
+    // reset does not count until it has been seen low.
+    let devctl = pci::CAP_PCIE as u16 + PCIE_DEVCTL;
+    p.config_write(1, devctl, &(1u16 << 15).to_le_bytes())
+        .unwrap();
+    assert!(!p.intx(1) && !st(&p, 1));
+    p.run(300);
+    assert!(!p.intx(1), "stale request after FLR");
+    s.lock().unwrap().intx = 0;
+    p.run(1);
+    s.lock().unwrap().intx = 0b0010;
+    p.run(1);
+    assert!(p.intx(1), "a new request after the reset");
+    assert_eq!(p.intx_assertions(1), 3);
 }
 
 #[test]

@@ -20,6 +20,25 @@ pub const KIND_NS_LIST: u8 = 3;
 pub const KIND_SMART: u8 = 4;
 /// `kind`: Firmware Slot Information log (LID 03h, §5.14.1.3).
 pub const KIND_FW_SLOT: u8 = 5;
+/// `kind`: Namespace Identification Descriptor list (CNS 03h, §5.15.2.4):
+/// one NGUID descriptor (NIDT 02h, NIDL 16), then zeros.
+pub const KIND_NS_DESC: u8 = 6;
+
+/// Namespace Identification Type of the NGUID descriptor (§5.15.2.4).
+pub const NIDT_NGUID: u8 = 0x02;
+/// NGUID prefix: bytes 0..14 of every namespace's NGUID; byte 15 is the
+/// function number, so NSID 1 of each VF has its own NGUID (Linux refuses a
+/// namespace whose NGUID duplicates another one's).
+pub const NGUID_PREFIX: [u8; 15] = *b"nitrous-nguid-\0";
+
+/// NGUID of namespace 1 of function `func` (Identify Namespace bytes
+/// 104..119, §5.15.2.1; the same value in the CNS 03h list).
+pub fn nguid(func: u8) -> [u8; 16] {
+    let mut g = [0u8; 16];
+    g[..15].copy_from_slice(&NGUID_PREFIX);
+    g[15] = func;
+    g
+}
 
 /// Serial number prefix; the last two characters are the function number in
 /// decimal (bytes 4..23 of Identify Controller).
@@ -81,6 +100,14 @@ pub struct AdminData {
     tens: Signal<Local, Bits<5>>,
     ones: Signal<Local, Bits<5>>,
     fw_dw3: Constant<Bits<32>>,
+    /// NGUID prefix (byte 15 = 0), byte i at bits 8i+7..8i.
+    nguid_prefix: Constant<Bits<128>>,
+    /// This function's NGUID.
+    ng: Signal<Local, Bits<128>>,
+    /// NGUID dword index that `dw` selects (low 2 bits used).
+    ng_dw: Signal<Local, Bits<12>>,
+    /// Bit offset of the NGUID dword that `dw` selects.
+    ng_off: Signal<Local, Bits<7>>,
 }
 
 impl Default for AdminData {
@@ -106,6 +133,9 @@ impl AdminData {
             big = big | (part << (128 * i) as u64);
         }
         let _ = v;
+        let g = nguid(0);
+        let g_lo = u64::from_le_bytes(g[0..8].try_into().unwrap());
+        let g_hi = u64::from_le_bytes(g[8..16].try_into().unwrap());
         let fr = FIRMWARE.as_bytes();
         let mut fw = [b' '; 8];
         fw[..fr.len()].copy_from_slice(fr);
@@ -131,6 +161,12 @@ impl AdminData {
             tmpl_off: Default::default(),
             tens: Default::default(),
             ones: Default::default(),
+            nguid_prefix: Constant::new(
+                bits::<128>(g_lo) | (bit_cast::<128, 64>(bits::<64>(g_hi)) << 64u64),
+            ),
+            ng: Default::default(),
+            ng_dw: Default::default(),
+            ng_off: Default::default(),
         }
     }
 }
@@ -153,6 +189,14 @@ impl Logic for AdminData {
             self.tens.next = bits::<5>(0);
             self.ones.next = self.func.val();
         }
+        // NGUID (§5.15.2.1 bytes 104..119): the prefix, byte 15 = function.
+        self.ng.next = self.nguid_prefix.val() | (bit_cast::<128, 5>(self.func.val()) << 120);
+        // Identify Namespace dwords 26..29, descriptor list dwords 1..4.
+        self.ng_dw.next = self.dw.val() - 1;
+        if self.kind.val() == 1 {
+            self.ng_dw.next = self.dw.val() - 26;
+        }
+        self.ng_off.next = bit_cast::<7, 2>(self.ng_dw.val().get_bits::<2>(0)) << 5;
         self.data.next = bits::<32>(0);
         if self.kind.val() == 2 {
             if self.dw.val() < 21 {
@@ -212,6 +256,19 @@ impl Logic for AdminData {
             if self.dw.val() == 32 {
                 // LBAF0 (bytes 128..131): LBADS in bits 23:16, MS = 0, RP = 0.
                 self.data.next = bit_cast::<32, 4>(self.lba_shift.val()) << 16;
+            }
+            if (self.dw.val() >= 26) & (self.dw.val() <= 29) {
+                // NGUID (bytes 104..119).
+                self.data.next = self.ng.val().get_bits::<32>(self.ng_off.val().index());
+            }
+        }
+        if self.kind.val() == 6 {
+            // One descriptor (§5.15.2.4): NIDT 02h, NIDL 16, NGUID.
+            if self.dw.val() == 0 {
+                self.data.next = bits::<32>(0x1002);
+            }
+            if (self.dw.val() >= 1) & (self.dw.val() <= 4) {
+                self.data.next = self.ng.val().get_bits::<32>(self.ng_off.val().index());
             }
         }
         if (self.kind.val() == 3) & (self.dw.val() == 0) {
@@ -313,6 +370,25 @@ mod tests {
         assert_eq!(fw[0], 1);
         assert_eq!(&fw[8..16], b"0.1     ");
         assert!(bytes(&mut uut, KIND_ZERO, 64).iter().all(|&x| x == 0));
+    }
+
+    #[test]
+    fn ns_descriptor_list_matches_identify_namespace() {
+        let mut uut = AdminData::new();
+        uut.connect_all();
+        let mut seen = Vec::new();
+        for f in [1u8, 2, 17, 31] {
+            uut.func.next = bits::<5>(f as u64);
+            let ns = bytes(&mut uut, KIND_ID_NS, 4096);
+            let d = bytes(&mut uut, KIND_NS_DESC, 4096);
+            // §5.15.2.4: NIDT, NIDL, 2 reserved bytes, NID; a zero NIDT ends the list.
+            assert_eq!((d[0], d[1], d[2], d[3]), (NIDT_NGUID, 16, 0, 0));
+            assert_eq!(&d[4..20], &ns[104..120], "NGUID as in CNS 00h");
+            assert_eq!(&d[4..20], &nguid(f));
+            assert!(d[20..].iter().all(|&x| x == 0), "one descriptor only");
+            assert!(!seen.contains(&nguid(f)));
+            seen.push(nguid(f));
+        }
     }
 
     #[test]

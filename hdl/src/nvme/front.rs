@@ -18,6 +18,23 @@
 //!   (`pend`), CSTS.RDY (`rdy`), pending function resets (`flr_pend`).
 //!   These make function reset and controller reset one clock each and let
 //!   the arbiter see every queue.
+//! - pin-based interrupt state (NVMe 1.4 §7.5.1, "Pin Based, Single MSI,
+//!   and Multiple MSI Behavior"): `cqpend` (per CQ: IEN = 1 and entries
+//!   posted that the CQ head doorbell has not caught up with), `imsk` (a
+//!   copy of every function's INTMS) and `ivt` (every CQ's IV, flops). A
+//!   vector's internal IS bit is the OR of `cqpend` over the CQs mapped to
+//!   it; the function's `intx_level` bit is the OR of the IS bits whose
+//!   INTMS bit is clear. A CQ becomes pending when its CQE write has been
+//!   handed to the DMA port (the same point as the MSI-X request, so the
+//!   level never rises before the entry is on its way) and stops being
+//!   pending when a CQ head doorbell write makes head equal to the
+//!   controller's tail; a doorbell that consumes the entry still in flight
+//!   cancels that (`pc_clr`). Function reset, controller reset (CC.EN 1->0,
+//!   which also clears INTMS, §7.3.2) and Delete I/O CQ clear it. The level
+//!   is registered and refreshed one function per clock (round robin), so
+//!   a change reaches `intx_level` within num_vfs + 1 clocks. Whether INTx
+//!   is used at all (MSI-X disabled, Interrupt Disable clear) is decided by
+//!   the card top and the hard IP.
 //!
 //! One engine state machine owns every table port. Its phases are separate
 //! state groups: fetch (`FetRd..FetWait`), execute (`ExecPre..DelScan*`,
@@ -43,6 +60,8 @@
 //! - A SQE fetch that completes with `rc_err` is completed with status
 //!   Data Transfer Error (04h, DNR) and CID FFFFh on the queue's CQ (the
 //!   entry was consumed: SQ head moves on). CSTS.CFS is never set.
+//! - Identify CNS 03h returns one NGUID descriptor for NSID 1, the NGUID of
+//!   Identify Namespace (`admin_data::nguid`, unique per function).
 //! - Held Asynchronous Event Requests (up to AERL+1 = 4) never complete:
 //!   the card reports no events; they are dropped by a controller reset
 //!   (CC.EN 1->0) or a function reset (the admin SQ cannot be deleted).
@@ -188,6 +207,12 @@ pub struct NvmeFront {
     pub irq_ready: Signal<In, Bit>,
     pub irq_func: Signal<Out, Bits<5>>,
     pub irq_vector: Signal<Out, Bits<5>>,
+
+    /// Pin-based interrupt level (NVMe 1.4 §7.5.1): bit f = function f has
+    /// an unmasked interrupt vector with its IS bit set. Registered and
+    /// refreshed round robin, one function per clock: a change shows within
+    /// num_vfs + 1 clocks.
+    pub intx_level: Signal<Out, Bits<32>>,
 
     // ---- constants ----
     cap_lo: Constant<Bits<32>>,
@@ -384,6 +409,32 @@ pub struct NvmeFront {
     cnt_s: DFF<Bit>,
     cnt_r: DFF<Bit>,
     cnt_f: DFF<Bits<5>>,
+
+    // ---- pin-based interrupts (§7.5.1) ----
+    /// CQ (index function * 16 + qid) has IEN = 1 and entries the host has
+    /// not consumed: the controller's tail is ahead of the CQ head doorbell.
+    cqpend: DFF<Bits<512>>,
+    /// INTMS of every function (index function * 16 + vector).
+    imsk: DFF<Bits<512>>,
+    /// IV of each CQ of function f: qid q at bits 4q+3..4q.
+    ivt: [DFF<Bits<36>>; 32],
+    /// The CQ being posted was fully consumed while its CQE write was in
+    /// flight: do not mark it pending when the write completes.
+    pc_clr: DFF<Bit>,
+    /// Function whose level is refreshed this clock.
+    ix_ptr: DFF<Bits<5>>,
+    ilvl: DFF<Bits<32>>,
+    ix_fidx: Signal<Local, Bits<9>>,
+    ix_pend: Signal<Local, Bits<16>>,
+    ix_msk: Signal<Local, Bits<16>>,
+    ix_iv: Signal<Local, Bits<36>>,
+    ix_on: Signal<Local, Bit>,
+    /// IV table write port: function, qid, vector, enable.
+    ivw_f: Signal<Local, Bits<5>>,
+    ivw_q: Signal<Local, Bits<4>>,
+    ivw_v: Signal<Local, Bits<4>>,
+    ivw_en: Signal<Local, Bit>,
+    ivw_sh: Signal<Local, Bits<6>>,
 }
 
 macro_rules! defaults {
@@ -412,7 +463,7 @@ impl NvmeFront {
             mv_prp2, mv_len, mv_slba, mv_lba_shift, mv_base, mv_slot, gd_valid, gd_ready,
             gd_data, md_valid, md_status, prov_func, prov_enabled, prov_blocks, prov_lba_shift,
             prov_base, prov_slot, cnt_served, cnt_rejected, cnt_func, irq_valid, irq_ready,
-            irq_func, irq_vector,
+            irq_func, irq_vector, intx_level,
             ctrl, sqr, cqr, rbq, ad,
             c_cc, c_aqa, c_asq, c_acq, c_intms, c_arb, c_ic, c_vwc, c_aer, n_cc, n_aqa, n_asq,
             n_acq, n_intms, n_arb, n_ic, n_vwc, n_aer, s_base, s_size, s_head, s_tail, s_cqid,
@@ -428,8 +479,10 @@ impl NvmeFront {
             cur_ien, cur_iv, dead, sqe, rd_done, rd_err, stat, dw0, pblocks, pshift, pbase,
             pslot, scan_q, del_q, rq_v, rq_w, rq_a, rq_l, rq_fn, wd_v, wd_d, mv_v, mv_f, mv_o,
             mv_p1, mv_p2, mv_l, mv_s, md_done, md_st, gd_left, gd_idx, gd_kind, gd_base, irq_v,
-            irq_f, irq_vec, cnt_s, cnt_r, cnt_f,
+            irq_f, irq_vec, cnt_s, cnt_r, cnt_f, cqpend, imsk, pc_clr, ix_ptr, ilvl, ix_fidx,
+            ix_pend, ix_msk, ix_iv, ix_on, ivw_f, ivw_q, ivw_v, ivw_en, ivw_sh,
         }
+            ivt: std::array::from_fn(|_| Default::default()),
             cap_lo: Constant::new(bits::<32>(cap & 0xffff_ffff)),
             cap_hi: Constant::new(bits::<32>(cap >> 32)),
             vs: Constant::new(bits::<32>(nitrous_regmap::nvme::VERSION_1_4 as u64)),
@@ -459,7 +512,8 @@ impl Logic for NvmeFront {
             cur_sqhd, cur_cid, cur_ien, cur_iv, dead, sqe, rd_done, rd_err, stat, dw0, pblocks,
             pshift, pbase, pslot, scan_q, del_q, rq_v, rq_w, rq_a, rq_l, rq_fn, wd_v, wd_d, mv_v,
             mv_f, mv_o, mv_p1, mv_p2, mv_l, mv_s, md_done, md_st, gd_left, gd_idx, gd_kind,
-            gd_base, irq_v, irq_f, irq_vec, cnt_s, cnt_r, cnt_f
+            gd_base, irq_v, irq_f, irq_vec, cnt_s, cnt_r, cnt_f, cqpend, imsk, pc_clr, ix_ptr,
+            ilvl
         );
         self.ctrl.read_clock.next = self.clock.val();
         self.ctrl.write_clock.next = self.clock.val();
@@ -499,6 +553,7 @@ impl Logic for NvmeFront {
         self.irq_valid.next = self.irq_v.q.val();
         self.irq_func.next = self.irq_f.q.val();
         self.irq_vector.next = self.irq_vec.q.val();
+        self.intx_level.next = self.ilvl.q.val();
         self.cnt_s.d.next = false;
         self.cnt_r.d.next = false;
         self.rvalid.d.next = false;
@@ -802,6 +857,83 @@ impl Logic for NvmeFront {
             self.s_nextf.next = bits::<5>(1);
         }
 
+        // ---------------- pin-based interrupts (§7.5.1) ----------------
+        // A vector's IS bit is set while a CQ with IEN = 1 mapped to it holds
+        // entries the host has not consumed; INTx follows the OR of the IS
+        // bits not masked in INTMS. One function is evaluated per clock.
+        self.ix_fidx.next = bit_cast::<9, 5>(self.ix_ptr.q.val()) << 4;
+        self.ix_pend.next = self
+            .cqpend
+            .q
+            .val()
+            .get_bits::<16>(self.ix_fidx.val().index());
+        self.ix_msk.next = self.imsk.q.val().get_bits::<16>(self.ix_fidx.val().index());
+        self.ix_iv.next = bits::<36>(0);
+        for i in 0..32 {
+            if self.ix_ptr.q.val().index() == i {
+                self.ix_iv.next = self.ivt[i].q.val();
+            }
+        }
+        self.ix_on.next = (self.ix_pend.val().get_bit(0)
+            & !self
+                .ix_msk
+                .val()
+                .get_bit(self.ix_iv.val().get_bits::<4>(0).index()))
+            | (self.ix_pend.val().get_bit(1)
+                & !self
+                    .ix_msk
+                    .val()
+                    .get_bit(self.ix_iv.val().get_bits::<4>(4).index()))
+            | (self.ix_pend.val().get_bit(2)
+                & !self
+                    .ix_msk
+                    .val()
+                    .get_bit(self.ix_iv.val().get_bits::<4>(8).index()))
+            | (self.ix_pend.val().get_bit(3)
+                & !self
+                    .ix_msk
+                    .val()
+                    .get_bit(self.ix_iv.val().get_bits::<4>(12).index()))
+            | (self.ix_pend.val().get_bit(4)
+                & !self
+                    .ix_msk
+                    .val()
+                    .get_bit(self.ix_iv.val().get_bits::<4>(16).index()))
+            | (self.ix_pend.val().get_bit(5)
+                & !self
+                    .ix_msk
+                    .val()
+                    .get_bit(self.ix_iv.val().get_bits::<4>(20).index()))
+            | (self.ix_pend.val().get_bit(6)
+                & !self
+                    .ix_msk
+                    .val()
+                    .get_bit(self.ix_iv.val().get_bits::<4>(24).index()))
+            | (self.ix_pend.val().get_bit(7)
+                & !self
+                    .ix_msk
+                    .val()
+                    .get_bit(self.ix_iv.val().get_bits::<4>(28).index()))
+            | (self.ix_pend.val().get_bit(8)
+                & !self
+                    .ix_msk
+                    .val()
+                    .get_bit(self.ix_iv.val().get_bits::<4>(32).index()));
+        self.ilvl.d.next = self
+            .ilvl
+            .q
+            .val()
+            .replace_bit(self.ix_ptr.q.val().index(), self.ix_on.val());
+        self.ix_ptr.d.next = self.ix_ptr.q.val() + 1;
+        if self.ix_ptr.q.val() >= self.max_func.val() {
+            self.ix_ptr.d.next = bits::<5>(0);
+        }
+        // IV table write port (driven by the engine below).
+        self.ivw_en.next = false;
+        self.ivw_f.next = self.cur_f.q.val();
+        self.ivw_q.next = bits::<4>(0);
+        self.ivw_v.next = bits::<4>(0);
+
         // ---------------- table port defaults ----------------
         self.prov_func.next = self.cur_f.q.val();
         self.ctrl.read_address.next = self.cur_f.q.val();
@@ -851,6 +983,10 @@ impl Logic for NvmeFront {
                         self.cqv.q.val() & !(self.ffff512.val() << self.flr_fidx.val());
                     self.pend.d.next =
                         self.pend.q.val() & !(self.ffff512.val() << self.flr_fidx.val());
+                    self.cqpend.d.next =
+                        self.cqpend.q.val() & !(self.ffff512.val() << self.flr_fidx.val());
+                    self.imsk.d.next =
+                        self.imsk.q.val() & !(self.ffff512.val() << self.flr_fidx.val());
                     self.rdy.d.next = self.rdy.q.val() & !(bits::<32>(1) << self.flr_ptr.q.val());
                     if self.flr_ptr.q.val() == self.cur_f.q.val() {
                         self.dead.d.next = true;
@@ -893,12 +1029,18 @@ impl Logic for NvmeFront {
                         self.n_intms.next =
                             self.c_intms.val() | (self.rb_d.q.val().get_bits::<16>(0) & 0x1ff);
                         self.ctrl.write_enable.next = true;
+                        self.imsk.d.next = (self.imsk.q.val()
+                            & !(self.ffff512.val() << self.rb_fidx.val()))
+                            | (bit_cast::<512, 16>(self.n_intms.val()) << self.rb_fidx.val());
                     }
                     if self.rb_a.q.val() == 0x10 {
                         // INTMC (§3.1.4): write 1 to clear.
                         self.n_intms.next =
                             self.c_intms.val() & !self.rb_d.q.val().get_bits::<16>(0);
                         self.ctrl.write_enable.next = true;
+                        self.imsk.d.next = (self.imsk.q.val()
+                            & !(self.ffff512.val() << self.rb_fidx.val()))
+                            | (bit_cast::<512, 16>(self.n_intms.val()) << self.rb_fidx.val());
                     }
                     if self.rb_a.q.val() == 0x24 {
                         // AQA (§3.1.8): ASQS 11:0, ACQS 27:16.
@@ -967,6 +1109,11 @@ impl Logic for NvmeFront {
                                     & !(self.one512.val() << self.rb_fidx.val());
                                 self.pend.d.next =
                                     self.pend.q.val() & !(self.one512.val() << self.rb_fidx.val());
+                                // The admin CQ: IEN = 1, IV = 0, nothing posted yet.
+                                self.cqpend.d.next = self.cqpend.q.val()
+                                    & !(self.one512.val() << self.rb_fidx.val());
+                                self.ivw_en.next = true;
+                                self.ivw_f.next = self.rb_f.q.val();
                             }
                         }
                         if self.c_cc.val().get_bit(0) & !self.rb_d.q.val().get_bit(0) {
@@ -981,6 +1128,12 @@ impl Logic for NvmeFront {
                             self.rdy.d.next =
                                 self.rdy.q.val() & !(bits::<32>(1) << self.rb_f.q.val());
                             self.n_aer.next = bits::<3>(0);
+                            // Interrupt state and INTMS return to their reset values.
+                            self.cqpend.d.next =
+                                self.cqpend.q.val() & !(self.ffff512.val() << self.rb_fidx.val());
+                            self.imsk.d.next =
+                                self.imsk.q.val() & !(self.ffff512.val() << self.rb_fidx.val());
+                            self.n_intms.next = bits::<16>(0);
                             if self.rb_f.q.val() == self.cur_f.q.val() {
                                 self.dead.d.next = true;
                             }
@@ -1011,6 +1164,14 @@ impl Logic for NvmeFront {
                         {
                             self.n_q_head.next = self.wd7.val();
                             self.cqr.write_enable.next = true;
+                            if self.wd7.val() == self.q_tail.val() {
+                                // Every posted entry consumed: IS of this CQ clears.
+                                self.cqpend.d.next =
+                                    self.cqpend.q.val() & !(self.one512.val() << self.rb_idx.val());
+                                if self.rb_idx.val() == self.post_idx.val() {
+                                    self.pc_clr.d.next = true;
+                                }
+                            }
                             if self.q_ntail.val() == self.wd7.val() {
                                 self.cqfull.d.next =
                                     self.cqfull.q.val() | (self.one512.val() << self.rb_idx.val());
@@ -1189,6 +1350,11 @@ impl Logic for NvmeFront {
                                 self.cqv.q.val() | (self.one512.val() << self.e_tidx.val());
                             self.cqfull.d.next =
                                 self.cqfull.q.val() & !(self.one512.val() << self.e_tidx.val());
+                            self.cqpend.d.next =
+                                self.cqpend.q.val() & !(self.one512.val() << self.e_tidx.val());
+                            self.ivw_en.next = true;
+                            self.ivw_q.next = self.e_qid.val().get_bits::<4>(0);
+                            self.ivw_v.next = self.e_hi11.val().get_bits::<4>(0);
                         }
                     } else if self.e_opc.val() == 0x06 {
                         // Identify (§5.15): 4096 bytes to PRP1/PRP2.
@@ -1197,6 +1363,15 @@ impl Logic for NvmeFront {
                         self.gd_left.d.next = bits::<9>(256);
                         if self.e_d10.val().get_bits::<8>(0) == 0 {
                             self.gd_kind.d.next = bits::<3>(1) /* KIND_ID_NS */;
+                            if self.e_nsid.val() != 1 {
+                                self.stat.d.next = bits::<11>(0x00b);
+                                self.state.d.next = St::PostRd;
+                                self.mv_v.d.next = false;
+                                self.gd_left.d.next = bits::<9>(0);
+                            }
+                        } else if self.e_d10.val().get_bits::<8>(0) == 3 {
+                            // Namespace Identification Descriptor list (§5.15.2.4).
+                            self.gd_kind.d.next = bits::<3>(6) /* KIND_NS_DESC */;
                             if self.e_nsid.val() != 1 {
                                 self.stat.d.next = bits::<11>(0x00b);
                                 self.state.d.next = St::PostRd;
@@ -1354,6 +1529,8 @@ impl Logic for NvmeFront {
                     self.state.d.next = St::PostRd;
                 } else if self.scan_q.q.val() == self.last_q4.val() {
                     self.cqv.d.next = self.cqv.q.val() & !(self.one512.val() << self.del_idx.val());
+                    self.cqpend.d.next =
+                        self.cqpend.q.val() & !(self.one512.val() << self.del_idx.val());
                     self.state.d.next = St::PostRd;
                 } else {
                     self.scan_q.d.next = self.scan_q.q.val() + 1;
@@ -1433,6 +1610,7 @@ impl Logic for NvmeFront {
                     self.cqr.write_enable.next = true;
                     self.cur_ien.d.next = self.q_ien.val().any();
                     self.cur_iv.d.next = self.q_iv.val();
+                    self.pc_clr.d.next = false;
                     self.state.d.next = St::PostWait;
                 }
             }
@@ -1447,6 +1625,11 @@ impl Logic for NvmeFront {
                     } else {
                         self.cnt_s.d.next = true;
                     }
+                    if self.cur_ien.q.val() & !self.cur_dead.val() & !self.pc_clr.q.val() {
+                        // The CQE write has left: the CQ holds an unconsumed entry.
+                        self.cqpend.d.next =
+                            self.cqpend.q.val() | (self.one512.val() << self.post_idx.val());
+                    }
                     if self.cur_ien.q.val() & !self.cur_dead.val() {
                         self.irq_v.d.next = true;
                         self.irq_f.d.next = self.cur_f.q.val();
@@ -1454,6 +1637,18 @@ impl Logic for NvmeFront {
                     }
                     self.state.d.next = St::Idle;
                 }
+            }
+        }
+
+        // ---------------- IV table write ----------------
+        self.ivw_sh.next = bit_cast::<6, 4>(self.ivw_q.val()) << 2;
+        for i in 0..32 {
+            self.ivt[i].clock.next = self.clock.val();
+            self.ivt[i].d.next = self.ivt[i].q.val();
+            if self.ivw_en.val() & (self.ivw_f.val().index() == i) {
+                self.ivt[i].d.next = (self.ivt[i].q.val()
+                    & !(bits::<36>(0xf) << self.ivw_sh.val()))
+                    | (bit_cast::<36, 4>(self.ivw_v.val()) << self.ivw_sh.val());
             }
         }
 
@@ -1514,6 +1709,11 @@ impl Logic for NvmeFront {
             self.irq_v.d.next = false;
             self.cnt_s.d.next = false;
             self.cnt_r.d.next = false;
+            self.cqpend.d.next = bits::<512>(0);
+            self.imsk.d.next = bits::<512>(0);
+            self.pc_clr.d.next = false;
+            self.ix_ptr.d.next = bits::<5>(0);
+            self.ilvl.d.next = bits::<32>(0);
         }
     }
 }

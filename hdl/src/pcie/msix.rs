@@ -10,7 +10,11 @@
 //! masked). A request for a masked vector sets its pending bit; unmasking a
 //! vector with its pending bit set sends the message and clears the bit
 //! (§6.1.4.5). The function-wide mask and MSI-X Enable live in config space,
-//! which the platform (hard IP) owns and applies to `mx_*`.
+//! which the platform (hard IP) owns and applies to `mx_*`; the hard IP also
+//! exports each function's MSI-X Enable (`cfg_msix_en`): a function with
+//! MSI-X Enable = 0 must not use MSI-X (PCIe 4.0 §7.7.2.2; it uses INTx), so
+//! its requests are dropped (no message, no pending bit) and a message not
+//! yet sent when Enable clears is dropped too.
 
 use nitrous_regmap::card::FUNC_BITS;
 use rust_hdl::prelude::*;
@@ -40,6 +44,8 @@ pub struct Msix {
     pub rb_wdata: Signal<In, Bits<32>>,
     pub rb_rvalid: Signal<Out, bool>,
     pub rb_rdata: Signal<Out, Bits<32>>,
+    /// Bit f: MSI-X Enable of function f's MSI-X capability (from the hard IP).
+    pub cfg_msix_en: Signal<In, Bits<32>>,
     /// Function Level Reset: mask every vector of `flr_func`, clear its PBA.
     pub flr_valid: Signal<In, bool>,
     pub flr_func: Signal<In, Bits<FUNC_BITS>>,
@@ -86,6 +92,8 @@ pub struct Msix {
     req_masked: Signal<Local, bool>,
     sel_mask: Signal<Local, Bits<VECTORS>>,
     sel_pba: Signal<Local, Bits<VECTORS>>,
+    req_en: Signal<Local, bool>,
+    cur_en: Signal<Local, bool>,
 }
 
 impl Default for Msix {
@@ -100,6 +108,7 @@ impl Default for Msix {
             rb_wdata: Default::default(),
             rb_rvalid: Default::default(),
             rb_rdata: Default::default(),
+            cfg_msix_en: Default::default(),
             flr_valid: Default::default(),
             flr_func: Default::default(),
             irq_valid: Default::default(),
@@ -140,6 +149,8 @@ impl Default for Msix {
             req_masked: Default::default(),
             sel_mask: Default::default(),
             sel_pba: Default::default(),
+            req_en: Default::default(),
+            cur_en: Default::default(),
         }
     }
 }
@@ -294,6 +305,11 @@ impl Logic for Msix {
                     .get_bit(self.irq_vector.val().get_bits::<4>(0).index());
             }
         }
+        self.req_en.next = self.cfg_msix_en.val().get_bit(self.irq_func.val().index());
+        self.cur_en.next = self
+            .cfg_msix_en
+            .val()
+            .get_bit(self.cur_func.q.val().index());
         self.mx_valid.next = false;
         self.mx_func.next = self.cur_func.q.val();
         self.mx_vector.next = bit_cast::<5, 4>(self.cur_vec.q.val());
@@ -308,7 +324,9 @@ impl Logic for Msix {
                     self.state.d.next = State::Lookup;
                 } else if self.pf_irq_valid.val() {
                     self.pf_irq_ready.next = true;
-                    if self.mask[0].q.val().get_bit(0) {
+                    if !self.cfg_msix_en.val().get_bit(0) {
+                        // MSI-X disabled: no message, no pending bit.
+                    } else if self.mask[0].q.val().get_bit(0) {
                         self.pba[0].d.next = self.pba[0].q.val() | 1;
                     } else {
                         self.cur_func.d.next = 0.into();
@@ -317,8 +335,8 @@ impl Logic for Msix {
                     }
                 } else if self.irq_valid.val() {
                     self.irq_ready.next = true;
-                    if self.irq_vector.val().get_bit(4) {
-                        // No such vector: nothing to send.
+                    if self.irq_vector.val().get_bit(4) | !self.req_en.val() {
+                        // No such vector, or MSI-X disabled: nothing to send.
                     } else if self.req_masked.val() {
                         for i in 0..FUNCS {
                             if self.irq_func.val().index() == i {
@@ -345,7 +363,13 @@ impl Logic for Msix {
                 self.out_addr.d.next = bit_cast::<64, 32>(self.addr_lo.read_data.val())
                     | (bit_cast::<64, 32>(self.addr_hi.read_data.val()) << 32);
                 self.out_data.d.next = self.msg_data.read_data.val();
-                self.state.d.next = State::Send;
+                if self.cur_en.val() {
+                    self.state.d.next = State::Send;
+                } else {
+                    // MSI-X Enable cleared meanwhile (or a resend of a
+                    // disabled function): drop the message.
+                    self.state.d.next = State::Idle;
+                }
             }
             State::Send => {
                 self.mx_valid.next = true;

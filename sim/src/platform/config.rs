@@ -6,7 +6,10 @@
 //!   Capabilities List bit, a 64-bit non-prefetchable BAR0 of
 //!   `nitrous_regmap::BAR0_SIZE` bytes (PF only: a VF's header BARs are
 //!   read-only zero, SR-IOV 1.1 §3.4.1.11 / PCIe 4.0 §9.3.4.1.11; its BAR0
-//!   comes from the PF's VF BAR0), interrupt pin 0 (the card has MSI-X only);
+//!   comes from the PF's VF BAR0), interrupt pin 0 (as SR-IOV requires of a
+//!   VF; the INTx state of a function is still modelled, Status.Interrupt
+//!   Status and Command.Interrupt Disable, for serving a VF to a guest as a
+//!   conventional function with pin A, see [`ConfigSpace::set_interrupt_status`]);
 //! - PCI Express capability at `CAP_PCIE` (PCIe 4.0 §7.5.3, version 2,
 //!   Endpoint), Device Capabilities with Function Level Reset Capability,
 //!   Device Control bit 15 "Initiate Function Level Reset";
@@ -55,6 +58,9 @@ pub const CMD_SERR: u16 = 1 << 8;
 pub const CMD_INTX_DISABLE: u16 = 1 << 10;
 /// Status: Capabilities List (PCI Local Bus 3.0 §6.2.3).
 pub const STATUS_CAP_LIST: u16 = 1 << 4;
+/// Status: Interrupt Status, the function's INTx is pending (PCI Local Bus
+/// 3.0 §6.2.3; PCIe 4.0 §7.5.1.1.4).
+pub const STATUS_INTX: u16 = 1 << 3;
 
 // PCI Express capability registers, relative to CAP_PCIE (PCIe 4.0 §7.5.3).
 pub const PCIE_CAPS: u16 = 0x02;
@@ -391,6 +397,29 @@ impl ConfigSpace {
     /// Bus Master Enable.
     pub fn bus_master(&self) -> bool {
         self.command() & CMD_BUS_MASTER != 0
+    }
+
+    /// Command.Interrupt Disable (PCI Local Bus 3.0 §6.2.2).
+    pub fn intx_disabled(&self) -> bool {
+        self.command() & CMD_INTX_DISABLE != 0
+    }
+
+    /// Status register.
+    pub fn status(&self) -> u16 {
+        self.get16(STATUS)
+    }
+
+    /// Sets Status.Interrupt Status (read-only to software): the hard IP
+    /// reports the function's pending INTx, whatever Interrupt Disable
+    /// says (PCI Local Bus 3.0 §6.2.3).
+    pub fn set_interrupt_status(&mut self, pending: bool) {
+        let s = self.get16(STATUS) & !STATUS_INTX;
+        self.put16(STATUS, s | if pending { STATUS_INTX } else { 0 });
+    }
+
+    /// MSI-X Enable (whatever the Function Mask).
+    pub fn msix_enabled(&self) -> bool {
+        self.msix_control() & MSIX_ENABLE != 0
     }
 
     /// MSI-X Message Control.

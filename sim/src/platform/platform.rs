@@ -7,6 +7,11 @@
 //! (`valid && ready`) and `cc_valid`, ticks the clock (the rising edge that
 //! commits those handshakes), then applies their effects. No wall clock, no
 //! threads: the same calls give the same cycle counts.
+//!
+//! Interrupts: MSI-X messages (`mx_*`) are checked against the function's
+//! config space and table and counted ([`Platform::irq_count`]); INTx is
+//! the card's `intx_level` bit gated by MSI-X Enable and Command.Interrupt
+//! Disable, reflected in Status.Interrupt Status ([`Platform::intx`]).
 
 use super::backend::{Backend, BlockStore};
 use super::config::{ConfigEvent, ConfigSpace};
@@ -158,7 +163,8 @@ const L: u32 = regmap::card::LEN_BITS as u32;
 const A: u32 = regmap::card::CQ_ADDR_BITS as u32;
 
 seam_ports! {
-    cfg_vf_enable: In 32, cfg_bus_master: In 32, flr_valid: In 1, flr_func: In F,
+    cfg_vf_enable: In 32, cfg_bus_master: In 32, cfg_msix_en: In 32, intx_level: Out 32,
+    flr_valid: In 1, flr_func: In F,
     cq_valid: In 1, cq_ready: Out 1, cq_func: In F, cq_bar: In 3, cq_addr: In A,
     cq_write: In 1, cq_wdata: In 32, cc_valid: Out 1, cc_data: Out 32,
     rq_valid: Out 1, rq_ready: In 1, rq_func: Out F, rq_write: Out 1, rq_addr: Out 64,
@@ -213,6 +219,18 @@ pub struct Platform {
     msix_table: Vec<Vec<u32>>,
     irq: Vec<Vec<u64>>,
     msix_errors: Vec<MsixError>,
+    /// `intx_level` as last sampled from the card.
+    intx_level: u32,
+    /// Bit f: function f's INTx is asserted now.
+    intx_line: u32,
+    /// Rising edges of each function's INTx.
+    intx_edges: Vec<u64>,
+    /// Bit f: function f was reset; its INTx stays deasserted until the
+    /// reset has reached the card (`intx_release[f]`, docs/CARD.md: 64
+    /// cycles after the strobe plus one `intx_level` refresh round) and the
+    /// card's request for it has been seen low.
+    intx_hold: u32,
+    intx_release: Vec<u64>,
     flr_queue: VecDeque<u8>,
     cq_queue: VecDeque<Access>,
     cc_pending: VecDeque<u64>,
@@ -269,6 +287,11 @@ impl Platform {
             msix_table,
             irq,
             msix_errors: Vec::new(),
+            intx_level: 0,
+            intx_line: 0,
+            intx_edges: vec![0; n],
+            intx_hold: 0,
+            intx_release: vec![0; n],
             flr_queue: VecDeque::new(),
             cq_queue: VecDeque::new(),
             cc_pending: VecDeque::new(),
@@ -339,6 +362,44 @@ impl Platform {
         b
     }
 
+    fn msix_en_bits(&self) -> u64 {
+        let mut b = 0u64;
+        for (f, c) in self.config.iter().enumerate() {
+            if c.msix_enabled() && self.function_exists(f as u8) {
+                b |= 1 << f;
+            }
+        }
+        b
+    }
+
+    /// INTx as the hard IP derives it (PCI Local Bus 3.0 §6.2.2-§6.2.3,
+    /// PCIe 4.0 §7.7.2.2): function f's interrupt is pending when the card
+    /// requests it (`intx_level` bit f) and MSI-X is disabled; Status.
+    /// Interrupt Status shows it; the line is asserted when, in addition,
+    /// Command.Interrupt Disable is clear. Counts rising edges.
+    fn update_intx(&mut self) {
+        let now = self.dut.cycle();
+        for f in 0..self.config.len() {
+            if now >= self.intx_release[f] && self.intx_level >> f & 1 == 0 {
+                self.intx_hold &= !(1 << f);
+            }
+        }
+        for f in 0..self.config.len() {
+            let exists = self.function_exists(f as u8);
+            let c = &mut self.config[f];
+            let pending = exists
+                && self.intx_level >> f & 1 == 1
+                && self.intx_hold >> f & 1 == 0
+                && !c.msix_enabled();
+            c.set_interrupt_status(pending);
+            let line = pending && !c.intx_disabled();
+            if line && self.intx_line >> f & 1 == 0 {
+                self.intx_edges[f] += 1;
+            }
+            self.intx_line = (self.intx_line & !(1 << f)) | (line as u32) << f;
+        }
+    }
+
     fn bus_master(&self, func: u8) -> bool {
         self.function_exists(func)
             && self
@@ -376,22 +437,25 @@ impl Platform {
             s.bq_ready,
             s.bw_ready,
         ];
-        let (a, b) = (s.cfg_vf_enable, s.cfg_bus_master);
+        let (a, b, m) = (s.cfg_vf_enable, s.cfg_bus_master, s.cfg_msix_en);
         for i in idle {
             self.put(i, 0);
         }
         self.put(a, 1);
         self.put(b, 0);
+        self.put(m, 0);
     }
 
     /// One clock cycle (see the module docs).
     pub fn step(&mut self) {
         let cycle = self.dut.cycle();
         let s = &self.seam;
-        let (i_vfe, i_bm) = (s.cfg_vf_enable, s.cfg_bus_master);
+        let (i_vfe, i_bm, i_mx) = (s.cfg_vf_enable, s.cfg_bus_master, s.cfg_msix_en);
         let (vfe, bm) = (self.vf_enable_bits(), self.bus_master_bits());
+        let mxe = self.msix_en_bits();
         self.put(i_vfe, vfe);
         self.put(i_bm, bm);
+        self.put(i_mx, mxe);
 
         let flr = self.flr_queue.front().copied();
         let s = &self.seam;
@@ -505,6 +569,7 @@ impl Platform {
             (words_to_bytes(&w), d.get64(s.bw_last) == 1)
         });
         let br_fire = br.is_some() && d.get64(s.br_ready) == 1;
+        let intx_level = d.get64(s.intx_level) as u32;
 
         self.dut.tick();
 
@@ -556,6 +621,12 @@ impl Platform {
         }
         if br_fire {
             self.backend.read_accepted();
+        }
+        // Config-space changes update INTx themselves; here only the card's
+        // request can change it.
+        if intx_level != self.intx_level || self.intx_hold != 0 {
+            self.intx_level = intx_level;
+            self.update_intx();
         }
     }
 
@@ -737,12 +808,17 @@ impl Platform {
                 }
             }
         }
+        // Interrupt Disable, MSI-X Enable or the function itself may have
+        // changed.
+        self.update_intx();
         Ok(())
     }
 
     fn reset_function_state(&mut self, func: u8) {
         let f = func as usize;
         self.config[f].flr();
+        self.intx_hold |= 1 << f;
+        self.intx_release[f] = self.dut.cycle() + self.flr_queue.len() as u64 + 1 + 64 + 33;
         self.msix_table[f] = Self::fresh_table(self.config[f].msix_vectors());
     }
 
@@ -760,6 +836,7 @@ impl Platform {
                 self.flr_queue.push_back(vf);
             }
         }
+        self.update_intx();
     }
 
     /// The configuration space of `func` (present or not).
@@ -801,6 +878,17 @@ impl Platform {
     /// MSI-X messages delivered to any function so far.
     pub fn irq_total(&self) -> u64 {
         self.irq.iter().flatten().sum()
+    }
+
+    /// Whether function `func`'s INTx is asserted now (card request, MSI-X
+    /// disabled, Command.Interrupt Disable clear).
+    pub fn intx(&self, func: u8) -> bool {
+        func < 32 && self.intx_line >> func & 1 == 1
+    }
+
+    /// How many times function `func`'s INTx was asserted (rising edges).
+    pub fn intx_assertions(&self, func: u8) -> u64 {
+        self.intx_edges.get(func as usize).copied().unwrap_or(0)
     }
 
     /// MSI-X messages refused (disabled, masked, not matching the table).
