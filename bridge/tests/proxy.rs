@@ -119,6 +119,37 @@ impl Qemu {
     }
 }
 
+fn eventfd() -> OwnedFd {
+    // SAFETY: plain syscall.
+    let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+    assert!(fd >= 0);
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+/// The eventfd's counter (and reset it), 0 if it was not written.
+fn take(fd: &OwnedFd) -> u64 {
+    let mut b = [0u8; 8];
+    // SAFETY: an 8-byte read from an eventfd we own.
+    let n = unsafe { libc::read(fd.as_raw_fd(), b.as_mut_ptr().cast(), 8) };
+    if n == 8 {
+        u64::from_ne_bytes(b)
+    } else {
+        0
+    }
+}
+
+/// Wait (wall clock) until Status.Interrupt Status equals `on`.
+fn wait_intx(q: &Qemu, on: bool) {
+    let t0 = Instant::now();
+    while (q.cfg_read(6, 2) & 1 << 3 != 0) != on {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "INTx never became {on}"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 fn memfds_named(name: &str) -> usize {
     std::fs::read_dir("/proc/self/fd")
         .unwrap()
@@ -216,6 +247,7 @@ fn a_scripted_guest_brings_up_the_vf_through_the_bridge() {
     assert_eq!(q.wait_cqe(ACQ, 1), (0, 1));
     q.submit(0, 2, 0x01, 2, 0, IOSQ, 15 << 16 | 1, 1 << 16 | 1);
     assert_eq!(q.wait_cqe(ACQ, 2), (0, 2));
+    q.write(0x1004, 3, 4);
     // Write LBA 3 from guest RAM, read it back elsewhere.
     let data: Vec<u8> = (0..4096u32).map(|i| (i * 7 + 1) as u8).collect();
     q.ram.write(DATA as usize, &data);
@@ -255,6 +287,7 @@ fn a_scripted_guest_brings_up_the_vf_through_the_bridge() {
     assert!(stats.dma_faults >= 1, "{stats:?}");
     assert_eq!(stats.resets, 1);
     assert_eq!(stats.ram_syncs, 3);
+    assert!(stats.intx_assertions >= 2, "{stats:?}");
     assert!(stats.bar_unclaimed >= 1);
     let p = card.platform();
     assert_eq!(p.iommu().mappings(1), 0, "guest RAM left the VF's domain");

@@ -84,10 +84,10 @@ else
   fail "mke2fs / mount"
 fi
 
-if dmesg | grep -i nvme | grep -i -E 'timeout|error|abort|reset|fail'; then
+if dmesg | grep -i nvme | grep -i -E 'timeout|error|abort|reset|fail|invalid'; then
   fail "nvme errors in dmesg"
 else
-  pass "no nvme timeout or error in dmesg"
+  pass "no nvme timeout, error or invalid field in dmesg"
 fi
 dmesg | grep -i nvme | sed 's/^/DMESG /'
 echo "GUEST DONE failed=$FAILED"

@@ -43,6 +43,18 @@ pub fn nguid(func: u8) -> [u8; 16] {
 /// Serial number prefix; the last two characters are the function number in
 /// decimal (bytes 4..23 of Identify Controller).
 pub const SERIAL_PREFIX: &str = "NTRS0000000000000F";
+/// NVM Subsystem NVMe Qualified Name prefix (Identify Controller bytes
+/// 768..1023, §5.15.2.2 and §7.9): each VF is its own subsystem, so the
+/// two decimal digits of the function number follow, then NUL.
+pub const SUBNQN_PREFIX: &str = "nqn.2026-11.io.nitrous:vf";
+
+/// SUBNQN of function `func` (NUL-terminated, zero-padded to 256 bytes).
+pub fn subnqn(func: u8) -> Vec<u8> {
+    let mut b = format!("{SUBNQN_PREFIX}{func:02}").into_bytes();
+    b.resize(256, 0);
+    b
+}
+
 /// Model number (bytes 24..63, space padded).
 pub const MODEL: &str = "nitrous NVMe VF";
 /// Firmware revision (bytes 64..71, space padded; also Firmware Slot 1).
@@ -108,6 +120,12 @@ pub struct AdminData {
     ng_dw: Signal<Local, Bits<12>>,
     /// Bit offset of the NGUID dword that `dw` selects.
     ng_off: Signal<Local, Bits<7>>,
+    /// SUBNQN bytes 0..27 with the digits (bytes 25, 26) zero.
+    nqn: Constant<Bits<224>>,
+    /// SUBNQN dword index that `dw` selects (low 3 bits used).
+    nqn_dw: Signal<Local, Bits<12>>,
+    /// Bit offset of that dword in `nqn`.
+    nqn_off: Signal<Local, Bits<8>>,
 }
 
 impl Default for AdminData {
@@ -136,6 +154,12 @@ impl AdminData {
         let g = nguid(0);
         let g_lo = u64::from_le_bytes(g[0..8].try_into().unwrap());
         let g_hi = u64::from_le_bytes(g[8..16].try_into().unwrap());
+        let p = SUBNQN_PREFIX.as_bytes();
+        assert_eq!(p.len(), 25, "the digits are bytes 25, 26 of SUBNQN");
+        let mut nqn: Bits<224> = Bits::default();
+        for (i, &c) in p.iter().enumerate() {
+            nqn = nqn | (bit_cast::<224, 8>(bits::<8>(c as u64)) << (8 * i) as u64);
+        }
         let fr = FIRMWARE.as_bytes();
         let mut fw = [b' '; 8];
         fw[..fr.len()].copy_from_slice(fr);
@@ -167,6 +191,9 @@ impl AdminData {
             ng: Default::default(),
             ng_dw: Default::default(),
             ng_off: Default::default(),
+            nqn: Constant::new(nqn),
+            nqn_dw: Default::default(),
+            nqn_off: Default::default(),
         }
     }
 }
@@ -197,6 +224,8 @@ impl Logic for AdminData {
             self.ng_dw.next = self.dw.val() - 26;
         }
         self.ng_off.next = bit_cast::<7, 2>(self.ng_dw.val().get_bits::<2>(0)) << 5;
+        self.nqn_dw.next = self.dw.val() - 192;
+        self.nqn_off.next = bit_cast::<8, 3>(self.nqn_dw.val().get_bits::<3>(0)) << 5;
         self.data.next = bits::<32>(0);
         if self.kind.val() == 2 {
             if self.dw.val() < 21 {
@@ -243,6 +272,16 @@ impl Logic for AdminData {
             if self.dw.val() == 131 {
                 // Byte 525: VWC bit 0 = volatile write cache present.
                 self.data.next = bits::<32>(0x0100);
+            }
+            if (self.dw.val() >= 192) & (self.dw.val() <= 197) {
+                // SUBNQN bytes 0..23.
+                self.data.next = self.nqn.val().get_bits::<32>(self.nqn_off.val().index());
+            }
+            if self.dw.val() == 198 {
+                // SUBNQN bytes 24..27: 'f', the two digits, NUL.
+                self.data.next = self.nqn.val().get_bits::<32>(192)
+                    | ((bit_cast::<32, 5>(self.tens.val()) | 0x30) << 8)
+                    | ((bit_cast::<32, 5>(self.ones.val()) | 0x30) << 16);
             }
         }
         if self.kind.val() == 1 {
@@ -345,6 +384,8 @@ mod tests {
         assert_eq!(b[520] & 0x08, 0x08);
         assert_eq!(b[525], 1);
         assert_eq!(b[259], AERL);
+        assert_eq!(&b[768..1024], &subnqn(17)[..]);
+        assert_eq!(&b[768..796], b"nqn.2026-11.io.nitrous:vf17\0");
         assert_eq!(dword(&mut uut, KIND_ID_CTRL, 1500), 0);
     }
 
