@@ -211,6 +211,13 @@ fn a_scripted_guest_brings_up_the_vf_through_the_bridge() {
         1,
         "the bridge closed every received fd"
     );
+    let (irq, resample) = (eventfd(), eventfd());
+    q.link
+        .send(&Msg::SetIrqfd(vec![
+            irq.try_clone().unwrap(),
+            resample.try_clone().unwrap(),
+        ]))
+        .unwrap();
 
     // NVMe bring-up (NVMe 1.4 §7.6.1).
     let cap = q.read(0, 8);
@@ -241,6 +248,27 @@ fn a_scripted_guest_brings_up_the_vf_through_the_bridge() {
         regmap::card::VENDOR_ID,
         "Identify VID"
     );
+
+    // INTx (NVMe 1.4 §7.5.1; no MSI-X through the proxy): the unconsumed
+    // admin CQE asserts the line: Status.Interrupt Status and the eventfd.
+    wait_intx(&q, true);
+    assert!(take(&irq) >= 1, "interrupt eventfd written");
+    // The guest ended the interrupt (resample) but did not consume the
+    // entry: the level is still there, so the bridge signals again.
+    let one = 1u64.to_ne_bytes();
+    // SAFETY: an 8-byte write to an eventfd we own.
+    unsafe { libc::write(resample.as_raw_fd(), one.as_ptr().cast(), 8) };
+    let t0 = Instant::now();
+    while take(&irq) == 0 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "no re-assertion after resample"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    // Consuming the entry (CQ 0 head doorbell) deasserts it.
+    q.write(0x1004, 1, 4);
+    wait_intx(&q, false);
 
     // I/O queue pair 1 (Create I/O CQ, then SQ: NVMe 1.4 §5.3, §5.4).
     q.submit(0, 1, 0x05, 1, 0, IOCQ, 15 << 16 | 1, 0b11);
