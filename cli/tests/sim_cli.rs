@@ -376,3 +376,33 @@ fn perf_reports_json_figures() {
         assert!(f["latency_cycles"]["p99"].as_u64().unwrap() > 0);
     }
 }
+
+#[test]
+fn serve_proxy_bad_arguments_are_one_line_errors() {
+    let d = Dir::new("proxy-args");
+    let card = write_card(&d);
+    let img = d.s("disk.img");
+    let run = |extra: &[&str]| {
+        let mut a = vec!["sim", "--card", &card, "--backend", &img, "serve-proxy"];
+        a.extend_from_slice(extra);
+        nitrous(&a, b"")
+    };
+    // stdin of the child is a pipe: not a socket.
+    assert_one_line_error(
+        &run(&["--vf", "1", "--fd", "0"]),
+        "--fd 0",
+        "is not a socket",
+    );
+    assert_one_line_error(&run(&["--vf", "1", "--fd", "987"]), "--fd 987", "--fd 987");
+    assert_one_line_error(&run(&["--vf", "3", "--fd", "0"]), "--vf 3", "VF 3");
+    assert_one_line_error(
+        &run(&["--vf", "1", "--fd", "0", "--", "-kernel", "x"]),
+        "qemu args without --launch",
+        "--launch",
+    );
+    assert_one_line_error(&run(&["--vf", "1"]), "no --fd, no --launch", "required");
+    assert!(
+        !Path::new(&img).exists(),
+        "the backend file was never created"
+    );
+}
