@@ -101,6 +101,8 @@ struct Tb {
     rings: HashMap<(u8, u16), Ring>,
     cid: u16,
     rq_log: Vec<(u8, bool, u64)>,
+    /// Clocks the mover stand-in takes per READ / WRITE / ZEROES command.
+    mv_delay: u32,
 }
 
 impl Tb {
@@ -140,6 +142,7 @@ impl Tb {
             rings: HashMap::new(),
             cid: 0x100,
             rq_log: Vec::new(),
+            mv_delay: 20,
         };
         // Every function's reset job runs after reset.
         tb.steps(200);
@@ -271,7 +274,7 @@ impl Tb {
                 slot: s.mv_slot(),
             };
             self.mv_log.push(c);
-            self.mover = Some((c, Vec::new(), 20));
+            self.mover = Some((c, Vec::new(), self.mv_delay));
         }
         let mut finished = None;
         let mut gd_take = false;
@@ -1736,4 +1739,209 @@ fn pin_based_interrupt_level() {
     assert_eq!(level(&mut tb), 1 << 1);
     tb.cqe(1, 0);
     assert_eq!(level(&mut tb), 0);
+}
+
+/// NVMe 1.4 status of a mover `md_status` (docs/CARD.md "Data mover command").
+fn md_to_status(md: u8) -> u16 {
+    [
+        SUCCESS,
+        DATA_TRANSFER_ERROR,
+        PRP_OFFSET_INVALID,
+        INTERNAL_ERROR,
+    ][md as usize]
+}
+
+/// The front keeps the mover busy: while one command runs at the (slow)
+/// mover the next ones are fetched and the next is already offered on
+/// `mv_*`; completions of the overlapped commands carry their own CID,
+/// SQHD, status (from the mover, in mover order) and interrupt, in
+/// submission order per queue.
+#[test]
+fn pipeline_overlaps_fetch_with_the_mover() {
+    let mut tb = Tb::new();
+    for f in 1..=2u8 {
+        assert!(tb.enable(f, 8));
+        tb.create_pair(f, 1, 16);
+    }
+    tb.mv_delay = 200;
+    let statuses = [0u8, 1, 0, 2, 3, 0];
+    tb.md_status.extend(statuses);
+    let (irq0, mv0, rq0) = (tb.irqs.len(), tb.mv_log.len(), tb.rq_log.len());
+    let served0: Vec<u32> = (0..3).map(|f| tb.served[f] + tb.rejected[f]).collect();
+    let mut want: HashMap<u8, Vec<(u16, u64)>> = HashMap::new();
+    for i in 0..6u64 {
+        let f = 1 + (i % 2) as u8;
+        let slba = 10 + i;
+        let cid = tb.submit(f, 1, rw(0x02, 1, slba, 0));
+        want.entry(f).or_default().push((cid, slba));
+    }
+    while tb.mv_log.len() == mv0 {
+        tb.step();
+    }
+    // 150 clocks into the first command's 200: the others were fetched and
+    // the second is offered to the mover.
+    tb.steps(150);
+    assert_eq!(tb.mv_log.len(), mv0 + 1);
+    let fetched = tb.rq_log[rq0..].iter().filter(|r| !r.1).count();
+    assert!(
+        fetched >= 2,
+        "only {fetched} SQE fetched while the mover works"
+    );
+    assert!(
+        tb.sim.mv_valid(),
+        "next command offered while the mover is busy"
+    );
+    let got: HashMap<u8, Vec<Cqe>> = (1..=2u8)
+        .map(|f| (f, (0..3).map(|_| tb.cqe(f, 1)).collect()))
+        .collect();
+    let order: Vec<(u8, u64)> = tb.mv_log[mv0..].iter().map(|c| (c.func, c.slba)).collect();
+    assert_eq!(order.len(), 6, "every command reached the mover once");
+    for f in 1..=2u8 {
+        for (k, c) in got[&f].iter().enumerate() {
+            let (cid, slba) = want[&f][k];
+            assert_eq!(c.cid, cid, "function {f}: completions in submission order");
+            assert_eq!(c.sqid, 1);
+            assert_eq!(c.sqhd, k as u16 + 1, "SQHD after entry {k}");
+            let pos = order.iter().position(|&o| o == (f, slba)).unwrap();
+            assert_eq!(
+                c.status,
+                md_to_status(statuses[pos]),
+                "function {f} entry {k}"
+            );
+            assert_eq!(c.dnr, c.status != 0);
+        }
+    }
+    let irqs = &tb.irqs[irq0..];
+    assert_eq!(irqs.len(), 6, "one interrupt per completion: {irqs:?}");
+    for f in 1..=2u8 {
+        assert_eq!(irqs.iter().filter(|&&i| i == (f, 1)).count(), 3);
+        assert_eq!(
+            tb.served[f as usize] + tb.rejected[f as usize],
+            served0[f as usize] + 3
+        );
+    }
+}
+
+/// A function reset drops that function's commands wherever they are in
+/// the front's pipeline: one offered to the mover but not accepted is
+/// withdrawn (the mover never sees it), one at the mover completes without
+/// a CQE; the other function's commands complete normally.
+#[test]
+fn flr_drops_prefetched_and_running_commands() {
+    for reset_offered in [true, false] {
+        let mut tb = Tb::new();
+        for f in 1..=2u8 {
+            assert!(tb.enable(f, 8));
+            tb.create_pair(f, 1, 8);
+        }
+        tb.mv_delay = 300;
+        let mv0 = tb.mv_log.len();
+        let c1 = tb.submit(1, 1, rw(0x02, 1, 1, 0));
+        let c2 = tb.submit(2, 1, rw(0x02, 1, 2, 0));
+        // One function's command at the mover, the other's offered behind it.
+        while !(tb.mv_log.len() == mv0 + 1 && tb.sim.mv_valid()) {
+            tb.step();
+            assert!(tb.sim.cycle() < 100_000);
+        }
+        let running = tb.mv_log[mv0].func;
+        let offered = tb.sim.mv_func();
+        assert_ne!(running, offered);
+        let (reset_f, other) = if reset_offered {
+            (offered, running)
+        } else {
+            (running, offered)
+        };
+        tb.sim.set_flr_valid(true);
+        tb.sim.set_flr_func(reset_f);
+        tb.step();
+        let (rq, irq) = (tb.rq_log.len(), tb.irqs.len());
+        let c = tb.cqe(other, 1);
+        assert_eq!(c.cid, if other == 1 { c1 } else { c2 });
+        assert_eq!(c.status, SUCCESS);
+        tb.steps(800);
+        let late: Vec<_> = tb.rq_log[rq..].iter().filter(|r| r.0 == reset_f).collect();
+        assert!(
+            late.is_empty(),
+            "reset function {reset_f}: DMA after reset: {late:x?}"
+        );
+        assert!(tb.irqs[irq..].iter().all(|i| i.0 != reset_f));
+        let funcs: Vec<u8> = tb.mv_log[mv0..].iter().map(|c| c.func).collect();
+        if reset_offered {
+            assert_eq!(
+                funcs,
+                vec![running],
+                "the withdrawn command never reached the mover"
+            );
+        } else {
+            assert_eq!(funcs, vec![running, offered]);
+        }
+        // The reset function comes back and serves commands.
+        tb.mv_delay = 20;
+        assert!(tb.enable(reset_f, 8));
+        tb.create_pair(reset_f, 1, 8);
+        assert_eq!(tb.cmd(reset_f, 1, rw(0x02, 1, 3, 0)).status, SUCCESS);
+    }
+}
+
+/// Pipelined reads never overfill a CQ the host does not consume: a CQ of
+/// N entries gets exactly N - 1 completions, nothing is overwritten, the
+/// other function keeps completing, and the rest follow once the host
+/// consumes.
+#[test]
+fn pipelined_reads_never_overfill_a_cq() {
+    for entries in [4u16, 5, 8] {
+        let mut tb = Tb::new();
+        assert!(tb.enable(1, 8));
+        assert!(tb.enable(2, 8));
+        tb.create_pair(1, 1, 8);
+        let (cqb, sqb) = (0x2a00_0000u64, 0x2b00_0000u64);
+        tb.zero(cqb, 16 * 8);
+        let e = entries as u32 - 1;
+        let c = tb.admin(
+            2,
+            sqe(0x05, 0, cqb, 0, [1 | e << 16, 3 | 1 << 16, 0, 0, 0, 0]),
+        );
+        assert_eq!(c.status, SUCCESS);
+        let c = tb.admin(
+            2,
+            sqe(0x01, 0, sqb, 0, [1 | 15 << 16, 1 | 1 << 16, 0, 0, 0, 0]),
+        );
+        assert_eq!(c.status, SUCCESS);
+        tb.rings.insert(
+            (2, 1),
+            Ring {
+                sq: sqb,
+                cq: cqb,
+                sq_entries: 16,
+                cq_entries: entries,
+                tail: 0,
+                head: 0,
+                phase: true,
+            },
+        );
+        tb.mv_delay = 40;
+        let n = entries as usize + 3;
+        let cids: Vec<u16> = (0..n)
+            .map(|i| tb.submit(2, 1, rw(0x02, 1, i as u64, 0)))
+            .collect();
+        tb.steps(3000);
+        for _ in 0..10 {
+            assert_eq!(tb.cmd(1, 1, rw(0x02, 1, 0, 0)).status, SUCCESS);
+        }
+        for i in 0..entries as u64 - 1 {
+            assert_eq!(
+                tb.rd32(cqb + 16 * i + 12) as u16,
+                cids[i as usize],
+                "entries {entries}"
+            );
+        }
+        let last = cqb + 16 * (entries as u64 - 1);
+        assert_eq!(
+            tb.rd32(last + 12),
+            0,
+            "entries {entries}: the CQ was overfilled"
+        );
+        let got: Vec<u16> = (0..n).map(|_| tb.cqe(2, 1).cid).collect();
+        assert_eq!(got, cids);
+    }
 }

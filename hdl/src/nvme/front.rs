@@ -3,8 +3,9 @@
 //! command fetch, admin commands (§5) and the validation of I/O commands
 //! (§6), completion posting and interrupt requests. The data path (PRP
 //! walking, host DMA of data, XTS, backend) is `nvme/mover`; this block
-//! hands it one command at a time on `mv_*` (docs/CARD.md "Data mover
-//! command").
+//! hands it commands on `mv_*` (docs/CARD.md "Data mover command") and
+//! keeps it busy: while the mover runs one I/O command the next is fetched,
+//! validated and offered, and the previous one's completion is posted.
 //!
 //! # Structure
 //! Per-function state lives in tables indexed by function (and queue):
@@ -40,8 +41,23 @@
 //! state groups: fetch (`FetRd..FetWait`), execute (`ExecPre..DelScan*`,
 //! `MvWait`), complete (`PostRd..PostWait`); the DMA requester, the mover
 //! command, the `gd_*` data stream, the read-completion collector and the
-//! interrupt request are independent handshake registers, so the next
-//! engineer can overlap the phases by giving each its own state register.
+//! interrupt request are independent handshake registers.
+//!
+//! # Command pipeline
+//! A valid Read / Write / Write Zeroes (the mover branch of `Exec`) does not
+//! wait for the mover: `Exec` puts it in **P** (the `mv_*` registers plus
+//! its CQE context: queue, CQ, SQHD, CID) and the engine goes back to
+//! fetching. P moves to **A** when the mover accepts it, A to **D** on
+//! `md_valid` (with the mover's status), and the engine posts D's CQE (and
+//! MSI-X request) from `Idle`, `FetWait` or `ExecPre` (`pm` selects D as the
+//! posting context, `pret` is the state to return to). So up to four I/O
+//! commands are in the front at once (D, A, P and the one being fetched),
+//! and the mover gets its next command the clock after it finishes one.
+//! Everything else (admin commands, I/O commands that complete with an
+//! error or without the mover, such as Flush) waits in `ExecPre` until the
+//! pipeline is empty and then runs as before, so completions are posted in
+//! fetch order and admin commands (queue deletion, Identify's HOST_WRITE)
+//! never overlap an I/O command.
 //! Register accesses and function resets are "jobs": `rb_*` strobes enter a
 //! 16-entry FIFO, and the engine serves jobs in `Idle` and in every waiting
 //! state (it returns to the state it left), so a register read is answered
@@ -49,12 +65,16 @@
 //! a full CQ.
 //!
 //! # Choices
-//! - One command in flight (fetch -> execute -> complete). A SQ whose CQ is
-//!   full is skipped at fetch time (flop vector `cqfull`), so a guest that
-//!   stops consuming completions stalls only its own queues.
-//! - A function with a reset pending (FLR strobe, VF Enable clear) issues no
-//!   further fetch, CQE or interrupt; a command of it at the mover is
-//!   dropped when the mover finishes.
+//! - A SQ whose CQ is full is skipped at fetch time (flop vector `cqfull`),
+//!   so a guest that stops consuming completions stalls only its own queues.
+//!   A CQ with fewer than 4 free slots (`cqlow`) is not fetched for while a
+//!   command of the pipeline completes on it, so every command in flight
+//!   has a CQ slot when it is posted (pipelined posts never wait for room).
+//! - A function with a reset pending (FLR strobe, VF Enable clear) or a
+//!   controller reset (CC.EN 1 -> 0) issues no further fetch, CQE or
+//!   interrupt: its command in P is withdrawn (`mv_valid` drops at once, the
+//!   mover never sees it), its commands in A and D are dropped when the
+//!   mover finishes (the mover itself aborts A's DMA on the FLR strobe).
 //! - Arbitration: round robin over (function, SQ) in function-major order
 //!   (§4.11 round robin); one idle clock per function without work.
 //! - A SQE fetch that completes with `rc_err` is completed with status
@@ -342,6 +362,29 @@ pub struct NvmeFront {
     flr_fidx: Signal<Local, Bits<9>>,
     gd_dw: Signal<Local, Bits<12>>,
 
+    // ---- command pipeline (P -> A -> D), posting context ----
+    mv_gate: Signal<Local, Bit>,
+    a_to_d: Signal<Local, Bit>,
+    mv_take: Signal<Local, Bit>,
+    p_deadc: Signal<Local, Bit>,
+    a_deadc: Signal<Local, Bit>,
+    d_deadc: Signal<Local, Bit>,
+    drained: Signal<Local, Bit>,
+    io_mv: Signal<Local, Bit>,
+    same_cq: Signal<Local, Bit>,
+    po_f: Signal<Local, Bits<5>>,
+    po_q: Signal<Local, Bits<4>>,
+    po_cqid: Signal<Local, Bits<4>>,
+    po_sqhd: Signal<Local, Bits<8>>,
+    po_cid: Signal<Local, Bits<16>>,
+    po_stat: Signal<Local, Bits<11>>,
+    po_dw0: Signal<Local, Bits<32>>,
+    po_dead: Signal<Local, Bit>,
+    d_stat: Signal<Local, Bits<11>>,
+    free_post: Signal<Local, Bits<9>>,
+    free_db: Signal<Local, Bits<9>>,
+    kill: Signal<Local, Bits<32>>,
+
     // ---- state ----
     state: DFF<St>,
     ret: DFF<St>,
@@ -435,6 +478,36 @@ pub struct NvmeFront {
     ivw_v: Signal<Local, Bits<4>>,
     ivw_en: Signal<Local, Bit>,
     ivw_sh: Signal<Local, Bits<6>>,
+    /// CQ has fewer than 4 free slots: not fetched for while a command of
+    /// the pipeline targets it (every command in flight has a slot).
+    cqlow: DFF<Bits<512>>,
+    /// P: an I/O command offered to the mover (`mv_*`), not yet accepted.
+    p_v: DFF<Bit>,
+    p_q: DFF<Bits<4>>,
+    p_cqid: DFF<Bits<4>>,
+    p_sqhd: DFF<Bits<8>>,
+    p_cid: DFF<Bits<16>>,
+    p_dead: DFF<Bit>,
+    /// A: the I/O command at the mover.
+    a_v: DFF<Bit>,
+    a_f: DFF<Bits<5>>,
+    a_q: DFF<Bits<4>>,
+    a_cqid: DFF<Bits<4>>,
+    a_sqhd: DFF<Bits<8>>,
+    a_cid: DFF<Bits<16>>,
+    a_dead: DFF<Bit>,
+    /// D: an I/O command the mover finished, its CQE not yet posted.
+    d_v: DFF<Bit>,
+    d_f: DFF<Bits<5>>,
+    d_q: DFF<Bits<4>>,
+    d_cqid: DFF<Bits<4>>,
+    d_sqhd: DFF<Bits<8>>,
+    d_cid: DFF<Bits<16>>,
+    d_dead: DFF<Bit>,
+    d_st: DFF<Bits<2>>,
+    /// Posting D (else the current command); `pret`: state to return to.
+    pm: DFF<Bit>,
+    pret: DFF<St>,
 }
 
 macro_rules! defaults {
@@ -474,6 +547,8 @@ impl NvmeFront {
             e_qid, e_qsize, e_hi11, e_qid_bad, e_hi11_bad, e_tidx, e_cidx, e_bytes, e_lba_end,
             e_numd, e_log_len, e_log_off_bad, e_gd_beats, cur_idx, scan_idx, del_idx, post_idx, s_fidx, s_ok, s_cand,
             s_pick, s_pick1, s_nextf, jobs, cur_dead, job_flr, job_reg, flr_set, flr_clr, flr_fidx, gd_dw,
+            mv_gate, a_to_d, mv_take, p_deadc, a_deadc, d_deadc, drained, io_mv, same_cq, po_f, po_q,
+            po_cqid, po_sqhd, po_cid, po_stat, po_dw0, po_dead, d_stat, free_post, free_db, kill,
             state, ret, sqv, cqv, pend, cqfull, rdy, flr_pend, flr_ptr, ven_prev, wr_ptr, rd_ptr, rb_f,
             rb_a, rb_w, rb_d, rvalid, rdata, sf, sq, cur_f, cur_q, cur_cqid, cur_sqhd, cur_cid,
             cur_ien, cur_iv, dead, sqe, rd_done, rd_err, stat, dw0, pblocks, pshift, pbase,
@@ -481,6 +556,8 @@ impl NvmeFront {
             mv_p1, mv_p2, mv_l, mv_s, md_done, md_st, gd_left, gd_idx, gd_kind, gd_base, irq_v,
             irq_f, irq_vec, cnt_s, cnt_r, cnt_f, cqpend, imsk, pc_clr, ix_ptr, ilvl, ix_fidx,
             ix_pend, ix_msk, ix_iv, ix_on, ivw_f, ivw_q, ivw_v, ivw_en, ivw_sh,
+            cqlow, p_v, p_q, p_cqid, p_sqhd, p_cid, p_dead, a_v, a_f, a_q, a_cqid, a_sqhd, a_cid,
+            a_dead, d_v, d_f, d_q, d_cqid, d_sqhd, d_cid, d_dead, d_st, pm, pret,
         }
             ivt: std::array::from_fn(|_| Default::default()),
             cap_lo: Constant::new(bits::<32>(cap & 0xffff_ffff)),
@@ -513,7 +590,8 @@ impl Logic for NvmeFront {
             pshift, pbase, pslot, scan_q, del_q, rq_v, rq_w, rq_a, rq_l, rq_fn, wd_v, wd_d, mv_v,
             mv_f, mv_o, mv_p1, mv_p2, mv_l, mv_s, md_done, md_st, gd_left, gd_idx, gd_kind,
             gd_base, irq_v, irq_f, irq_vec, cnt_s, cnt_r, cnt_f, cqpend, imsk, pc_clr, ix_ptr,
-            ilvl
+            ilvl, cqlow, p_v, p_q, p_cqid, p_sqhd, p_cid, p_dead, a_v, a_f, a_q, a_cqid, a_sqhd,
+            a_cid, a_dead, d_v, d_f, d_q, d_cqid, d_sqhd, d_cid, d_dead, d_st, pm, pret
         );
         self.ctrl.read_clock.next = self.clock.val();
         self.ctrl.write_clock.next = self.clock.val();
@@ -537,7 +615,6 @@ impl Logic for NvmeFront {
         self.wd_data.next = self.wd_d.q.val();
         self.wd_last.next = true;
         self.rc_ready.next = true;
-        self.mv_valid.next = self.mv_v.q.val();
         self.mv_func.next = self.mv_f.q.val();
         self.mv_op.next = self.mv_o.q.val();
         self.mv_prp1.next = self.mv_p1.q.val();
@@ -602,9 +679,6 @@ impl Logic for NvmeFront {
             if self.rc_last.val() {
                 self.rd_done.d.next = true;
             }
-        }
-        if self.mv_v.q.val() & self.mv_ready.val() {
-            self.mv_v.d.next = false;
         }
         if self.md_valid.val() {
             self.md_done.d.next = true;
@@ -810,8 +884,6 @@ impl Logic for NvmeFront {
             (bit_cast::<9, 5>(self.cur_f.q.val()) << 4) | bit_cast::<9, 4>(self.scan_q.q.val());
         self.del_idx.next =
             (bit_cast::<9, 5>(self.cur_f.q.val()) << 4) | bit_cast::<9, 4>(self.del_q.q.val());
-        self.post_idx.next =
-            (bit_cast::<9, 5>(self.cur_f.q.val()) << 4) | bit_cast::<9, 4>(self.cur_cqid.q.val());
         self.s_ok.next = self.cfg_vf_enable.val().get_bit(self.sf.q.val().index())
             & self.rdy.q.val().get_bit(self.sf.q.val().index())
             & !self.flr_pend.q.val().get_bit(self.sf.q.val().index())
@@ -933,6 +1005,145 @@ impl Logic for NvmeFront {
         self.ivw_f.next = self.cur_f.q.val();
         self.ivw_q.next = bits::<4>(0);
         self.ivw_v.next = bits::<4>(0);
+        // ---------------- command pipeline (P -> A -> D) ----------------
+        // Functions whose commands are dropped now: a function reset (FLR,
+        // VF Enable clear: pending or strobed this clock) or a controller
+        // reset (CC.EN 1 -> 0) being written this clock.
+        self.kill.next = self.flr_pend.q.val() | self.flr_set.val();
+        if (self.state.q.val() == St::RegDo)
+            & self.rb_w.q.val()
+            & self.rb_ven.val()
+            & (self.rb_a.q.val() == 0x14)
+            & self.c_cc.val().get_bit(0)
+            & !self.rb_d.q.val().get_bit(0)
+        {
+            self.kill.next =
+                self.flr_pend.q.val() | self.flr_set.val() | (bits::<32>(1) << self.rb_f.q.val());
+        }
+        self.p_deadc.next =
+            self.p_dead.q.val() | self.kill.val().get_bit(self.mv_f.q.val().index());
+        self.a_deadc.next = self.a_dead.q.val() | self.kill.val().get_bit(self.a_f.q.val().index());
+        self.d_deadc.next = self.d_dead.q.val() | self.kill.val().get_bit(self.d_f.q.val().index());
+        // A -> D when the mover is done (D holds one finished command).
+        self.a_to_d.next =
+            self.a_v.q.val() & !self.d_v.q.val() & (self.md_valid.val() | self.md_done.q.val());
+        // P is offered while A runs, held back while A is done but cannot
+        // move to D (the mover holds one command), and withdrawn (never
+        // accepted) once its function is dropped: a reset function's command
+        // issues no DMA.
+        self.mv_gate.next = self.p_v.q.val()
+            & (self.p_deadc.val()
+                | (self.a_v.q.val()
+                    & !self.a_to_d.val()
+                    & (self.md_valid.val() | self.md_done.q.val())));
+        self.mv_valid.next = self.mv_v.q.val() & !self.mv_gate.val();
+        self.mv_take.next = self.mv_v.q.val() & !self.mv_gate.val() & self.mv_ready.val();
+        if self.a_to_d.val() {
+            self.a_v.d.next = false;
+            self.d_v.d.next = true;
+            self.d_f.d.next = self.a_f.q.val();
+            self.d_q.d.next = self.a_q.q.val();
+            self.d_cqid.d.next = self.a_cqid.q.val();
+            self.d_sqhd.d.next = self.a_sqhd.q.val();
+            self.d_cid.d.next = self.a_cid.q.val();
+            self.d_dead.d.next = self.a_deadc.val();
+            self.d_st.d.next = self.md_st.q.val();
+            if self.md_valid.val() {
+                self.d_st.d.next = self.md_status.val();
+            }
+            self.md_done.d.next = false;
+        } else if self.a_v.q.val() {
+            self.a_dead.d.next = self.a_deadc.val();
+        }
+        if self.d_v.q.val() {
+            self.d_dead.d.next = self.d_deadc.val();
+        }
+        if self.mv_take.val() {
+            self.mv_v.d.next = false;
+            if self.p_v.q.val() {
+                self.p_v.d.next = false;
+                self.a_v.d.next = true;
+                self.a_f.d.next = self.mv_f.q.val();
+                self.a_q.d.next = self.p_q.q.val();
+                self.a_cqid.d.next = self.p_cqid.q.val();
+                self.a_sqhd.d.next = self.p_sqhd.q.val();
+                self.a_cid.d.next = self.p_cid.q.val();
+                self.a_dead.d.next = false;
+            }
+        }
+        if self.mv_v.q.val() & self.p_v.q.val() & self.p_deadc.val() {
+            self.mv_v.d.next = false;
+            self.p_v.d.next = false;
+        }
+        self.drained.next = !self.p_v.q.val() & !self.a_v.q.val() & !self.d_v.q.val();
+        // The fetched SQE is a valid I/O data command (the mover branch of
+        // Exec): it may enter the pipeline; anything else waits until the
+        // pipeline is drained, so completions are posted in fetch order.
+        self.io_mv.next = (self.cur_q.q.val() != 0)
+            & !self.rd_err.q.val()
+            & !self.e_fusepsdt.val()
+            & ((self.e_opc.val() == 0x01)
+                | (self.e_opc.val() == 0x02)
+                | (self.e_opc.val() == 0x08))
+            & (self.e_nsid.val() == 1)
+            & (self.e_bytes.val() <= self.max_bytes.val())
+            & (self.e_lba_end.val() <= bit_cast::<65, 64>(self.prov_blocks.val()));
+        // A command in the pipeline completes on the CQ of the SQ being fetched.
+        self.same_cq.next = (self.p_v.q.val()
+            & (self.mv_f.q.val() == self.cur_f.q.val())
+            & (self.p_cqid.q.val() == self.s_cqid.val()))
+            | (self.a_v.q.val()
+                & (self.a_f.q.val() == self.cur_f.q.val())
+                & (self.a_cqid.q.val() == self.s_cqid.val()))
+            | (self.d_v.q.val()
+                & (self.d_f.q.val() == self.cur_f.q.val())
+                & (self.d_cqid.q.val() == self.s_cqid.val()));
+        // Posting context: D (pm) or the current command.
+        self.d_stat.next = bits::<11>(0);
+        if self.d_st.q.val() == 1 {
+            self.d_stat.next = bits::<11>(0x004);
+        }
+        if self.d_st.q.val() == 2 {
+            self.d_stat.next = bits::<11>(0x013);
+        }
+        if self.d_st.q.val() == 3 {
+            self.d_stat.next = bits::<11>(0x006);
+        }
+        self.po_f.next = self.cur_f.q.val();
+        self.po_q.next = self.cur_q.q.val();
+        self.po_cqid.next = self.cur_cqid.q.val();
+        self.po_sqhd.next = self.cur_sqhd.q.val();
+        self.po_cid.next = self.cur_cid.q.val();
+        self.po_stat.next = self.stat.q.val();
+        self.po_dw0.next = self.dw0.q.val();
+        self.po_dead.next = self.cur_dead.val();
+        if self.pm.q.val() {
+            self.po_f.next = self.d_f.q.val();
+            self.po_q.next = self.d_q.q.val();
+            self.po_cqid.next = self.d_cqid.q.val();
+            self.po_sqhd.next = self.d_sqhd.q.val();
+            self.po_cid.next = self.d_cid.q.val();
+            self.po_stat.next = self.d_stat.val();
+            self.po_dw0.next = bits::<32>(0);
+            self.po_dead.next = self.d_deadc.val();
+        }
+        self.post_idx.next =
+            (bit_cast::<9, 5>(self.po_f.val()) << 4) | bit_cast::<9, 4>(self.po_cqid.val());
+        // Free CQ slots (§4.1: head == tail is empty, tail + 1 == head full)
+        // after a post (tail -> ntail) and after a head doorbell (head -> wd7).
+        self.free_post.next = bit_cast::<9, 8>(self.q_head.val())
+            + bit_cast::<9, 8>(self.q_size.val())
+            - bit_cast::<9, 8>(self.q_ntail.val());
+        if self.q_head.val() > self.q_ntail.val() {
+            self.free_post.next =
+                bit_cast::<9, 8>(self.q_head.val()) - bit_cast::<9, 8>(self.q_ntail.val()) - 1;
+        }
+        self.free_db.next = bit_cast::<9, 8>(self.wd7.val()) + bit_cast::<9, 8>(self.q_size.val())
+            - bit_cast::<9, 8>(self.q_tail.val());
+        if self.wd7.val() > self.q_tail.val() {
+            self.free_db.next =
+                bit_cast::<9, 8>(self.wd7.val()) - bit_cast::<9, 8>(self.q_tail.val()) - 1;
+        }
 
         // ---------------- table port defaults ----------------
         self.prov_func.next = self.cur_f.q.val();
@@ -953,6 +1164,11 @@ impl Logic for NvmeFront {
                 if self.jobs.val() {
                     self.ret.d.next = St::Idle;
                     self.state.d.next = St::Job;
+                } else if self.d_v.q.val() {
+                    // Post the completion of the command the mover finished.
+                    self.pret.d.next = St::Idle;
+                    self.pm.d.next = true;
+                    self.state.d.next = St::PostRd;
                 } else if self.s_cand.val().any() {
                     self.cur_f.d.next = self.sf.q.val();
                     self.cur_q.d.next = self.s_pick.val();
@@ -1179,6 +1395,13 @@ impl Logic for NvmeFront {
                                 self.cqfull.d.next =
                                     self.cqfull.q.val() & !(self.one512.val() << self.rb_idx.val());
                             }
+                            if self.free_db.val() < 4 {
+                                self.cqlow.d.next =
+                                    self.cqlow.q.val() | (self.one512.val() << self.rb_idx.val());
+                            } else {
+                                self.cqlow.d.next =
+                                    self.cqlow.q.val() & !(self.one512.val() << self.rb_idx.val());
+                            }
                         }
                     }
                 }
@@ -1191,9 +1414,13 @@ impl Logic for NvmeFront {
                 if self.cur_dead.val() {
                     // The function is being reset: no fetch.
                     self.state.d.next = St::Idle;
-                } else if self.cqfull.q.val().get_bit(self.fq_idx.val().index()) {
-                    // Its CQ is full: leave the entry and serve the others, so a
-                    // host that does not consume completions stalls only itself.
+                } else if self.cqfull.q.val().get_bit(self.fq_idx.val().index())
+                    | (self.cqlow.q.val().get_bit(self.fq_idx.val().index()) & self.same_cq.val())
+                {
+                    // Its CQ is full (or has fewer free slots than the commands
+                    // in flight to it could need): leave the entry and serve the
+                    // others, so a host that does not consume completions stalls
+                    // only itself, and every command in flight has a CQ slot.
                     self.state.d.next = St::Idle;
                 } else {
                     // §4.1: consume the entry at head; fetch 64 bytes at base + 64 * head.
@@ -1222,6 +1449,10 @@ impl Logic for NvmeFront {
                     self.state.d.next = St::Job;
                 } else if self.rd_done.q.val() & !self.rq_v.q.val() {
                     self.state.d.next = St::ExecPre;
+                } else if self.d_v.q.val() {
+                    self.pret.d.next = St::FetWait;
+                    self.pm.d.next = true;
+                    self.state.d.next = St::PostRd;
                 }
             }
             St::ExecPre => {
@@ -1229,8 +1460,12 @@ impl Logic for NvmeFront {
                 if self.jobs.val() {
                     self.ret.d.next = St::ExecPre;
                     self.state.d.next = St::Job;
-                } else {
+                } else if self.drained.val() | (self.io_mv.val() & !self.p_v.q.val()) {
                     self.state.d.next = St::Exec;
+                } else if self.d_v.q.val() {
+                    self.pret.d.next = St::ExecPre;
+                    self.pm.d.next = true;
+                    self.state.d.next = St::PostRd;
                 }
             }
             St::Exec => {
@@ -1248,7 +1483,6 @@ impl Logic for NvmeFront {
                 self.gd_base.d.next = bits::<12>(0);
                 self.gd_idx.d.next = bits::<8>(0);
                 self.gd_kind.d.next = bits::<3>(0);
-                self.md_done.d.next = false;
                 self.cur_cid.d.next = self.e_cid.val();
                 self.stat.d.next = bits::<11>(0);
                 self.dw0.d.next = bits::<32>(0);
@@ -1355,6 +1589,14 @@ impl Logic for NvmeFront {
                             self.ivw_en.next = true;
                             self.ivw_q.next = self.e_qid.val().get_bits::<4>(0);
                             self.ivw_v.next = self.e_hi11.val().get_bits::<4>(0);
+                            // Empty: e_qsize free slots.
+                            if self.e_qsize.val() < 4 {
+                                self.cqlow.d.next =
+                                    self.cqlow.q.val() | (self.one512.val() << self.e_tidx.val());
+                            } else {
+                                self.cqlow.d.next =
+                                    self.cqlow.q.val() & !(self.one512.val() << self.e_tidx.val());
+                            }
                         }
                     } else if self.e_opc.val() == 0x06 {
                         // Identify (§5.15): 4096 bytes to PRP1/PRP2.
@@ -1497,8 +1739,17 @@ impl Logic for NvmeFront {
                         {
                             self.stat.d.next = bits::<11>(0x080);
                         } else {
-                            self.state.d.next = St::MvWait;
+                            // Into the pipeline (P): the engine fetches the
+                            // next command while this one waits for and runs
+                            // on the mover; D's completion is posted later.
+                            self.state.d.next = St::Idle;
                             self.mv_v.d.next = true;
+                            self.p_v.d.next = true;
+                            self.p_q.d.next = self.cur_q.q.val();
+                            self.p_cqid.d.next = self.cur_cqid.q.val();
+                            self.p_sqhd.d.next = self.cur_sqhd.q.val();
+                            self.p_cid.d.next = self.e_cid.val();
+                            self.p_dead.d.next = false;
                             if self.e_opc.val() == 0x01 {
                                 self.mv_o.d.next = bits::<2>(1);
                             } else if self.e_opc.val() == 0x02 {
@@ -1542,6 +1793,7 @@ impl Logic for NvmeFront {
                     self.ret.d.next = St::MvWait;
                     self.state.d.next = St::Job;
                 } else if self.md_done.q.val() & !self.mv_v.q.val() {
+                    self.md_done.d.next = false;
                     self.gd_left.d.next = bits::<9>(0);
                     if self.md_st.q.val() == 1 {
                         self.stat.d.next = bits::<11>(0x004);
@@ -1560,40 +1812,50 @@ impl Logic for NvmeFront {
                 if self.jobs.val() {
                     self.ret.d.next = St::PostRd;
                     self.state.d.next = St::Job;
-                } else if self.cur_dead.val() {
+                } else if self.po_dead.val() {
                     self.state.d.next = St::Idle;
-                } else {
+                    if self.pm.q.val() {
+                        self.state.d.next = self.pret.q.val();
+                        self.pm.d.next = false;
+                        self.d_v.d.next = false;
+                    }
+                } else if !self.rq_v.q.val() & !self.wd_v.q.val() {
                     self.state.d.next = St::PostChk;
                 }
             }
             St::PostChk => {
                 // §4.6, §7.2.6: post at the tail unless the CQ is full.
                 self.cqr.write_address.next = self.post_idx.val();
-                if self.cur_dead.val() | !self.cqv.q.val().get_bit(self.post_idx.val().index()) {
+                if self.po_dead.val() | !self.cqv.q.val().get_bit(self.post_idx.val().index()) {
                     self.state.d.next = St::Idle;
+                    if self.pm.q.val() {
+                        self.state.d.next = self.pret.q.val();
+                        self.pm.d.next = false;
+                        self.d_v.d.next = false;
+                    }
                 } else if self.q_ntail.val() == self.q_head.val() {
                     self.state.d.next = St::PostRd;
                 } else {
                     self.rq_v.d.next = true;
                     self.rq_w.d.next = true;
-                    self.rq_fn.d.next = self.cur_f.q.val();
+                    self.rq_fn.d.next = self.po_f.val();
                     self.rq_l.d.next = bits::<13>(16);
                     self.rq_a.d.next = (bit_cast::<64, 52>(self.q_base.val()) << 12)
                         + (bit_cast::<64, 8>(self.q_tail.val()) << 4);
                     // DW0, DW1 reserved, DW2 SQHD | SQID, DW3 CID | P | SF (DNR on errors).
-                    self.wd_d.d.next = bit_cast::<128, 32>(self.dw0.q.val())
-                        | (bit_cast::<128, 8>(self.cur_sqhd.q.val()) << 64)
-                        | (bit_cast::<128, 4>(self.cur_q.q.val()) << 80)
-                        | (bit_cast::<128, 16>(self.cur_cid.q.val()) << 96)
+                    self.wd_d.d.next = bit_cast::<128, 32>(self.po_dw0.val())
+                        | (bit_cast::<128, 8>(self.po_sqhd.val()) << 64)
+                        | (bit_cast::<128, 4>(self.po_q.val()) << 80)
+                        | (bit_cast::<128, 16>(self.po_cid.val()) << 96)
                         | (bit_cast::<128, 1>(self.q_phase.val()) << 112)
-                        | (bit_cast::<128, 11>(self.stat.q.val()) << 113);
-                    if self.stat.q.val().any() {
-                        self.wd_d.d.next = bit_cast::<128, 32>(self.dw0.q.val())
-                            | (bit_cast::<128, 8>(self.cur_sqhd.q.val()) << 64)
-                            | (bit_cast::<128, 4>(self.cur_q.q.val()) << 80)
-                            | (bit_cast::<128, 16>(self.cur_cid.q.val()) << 96)
+                        | (bit_cast::<128, 11>(self.po_stat.val()) << 113);
+                    if self.po_stat.val().any() {
+                        self.wd_d.d.next = bit_cast::<128, 32>(self.po_dw0.val())
+                            | (bit_cast::<128, 8>(self.po_sqhd.val()) << 64)
+                            | (bit_cast::<128, 4>(self.po_q.val()) << 80)
+                            | (bit_cast::<128, 16>(self.po_cid.val()) << 96)
                             | (bit_cast::<128, 1>(self.q_phase.val()) << 112)
-                            | (bit_cast::<128, 11>(self.stat.q.val()) << 113)
+                            | (bit_cast::<128, 11>(self.po_stat.val()) << 113)
                             | (bits::<128>(1) << 127);
                     }
                     self.n_q_tail.next = self.q_ntail.val();
@@ -1603,6 +1865,13 @@ impl Logic for NvmeFront {
                     } else {
                         self.cqfull.d.next =
                             self.cqfull.q.val() & !(self.one512.val() << self.post_idx.val());
+                    }
+                    if self.free_post.val() < 4 {
+                        self.cqlow.d.next =
+                            self.cqlow.q.val() | (self.one512.val() << self.post_idx.val());
+                    } else {
+                        self.cqlow.d.next =
+                            self.cqlow.q.val() & !(self.one512.val() << self.post_idx.val());
                     }
                     if self.q_ntail.val() == 0 {
                         self.n_q_phase.next = !self.q_phase.val();
@@ -1619,23 +1888,28 @@ impl Logic for NvmeFront {
                     self.ret.d.next = St::PostWait;
                     self.state.d.next = St::Job;
                 } else if !self.rq_v.q.val() & !self.wd_v.q.val() & !self.irq_v.q.val() {
-                    self.cnt_f.d.next = self.cur_f.q.val();
-                    if self.stat.q.val().any() {
+                    self.cnt_f.d.next = self.po_f.val();
+                    if self.po_stat.val().any() {
                         self.cnt_r.d.next = true;
                     } else {
                         self.cnt_s.d.next = true;
                     }
-                    if self.cur_ien.q.val() & !self.cur_dead.val() & !self.pc_clr.q.val() {
+                    if self.cur_ien.q.val() & !self.po_dead.val() & !self.pc_clr.q.val() {
                         // The CQE write has left: the CQ holds an unconsumed entry.
                         self.cqpend.d.next =
                             self.cqpend.q.val() | (self.one512.val() << self.post_idx.val());
                     }
-                    if self.cur_ien.q.val() & !self.cur_dead.val() {
+                    if self.cur_ien.q.val() & !self.po_dead.val() {
                         self.irq_v.d.next = true;
-                        self.irq_f.d.next = self.cur_f.q.val();
+                        self.irq_f.d.next = self.po_f.val();
                         self.irq_vec.d.next = bit_cast::<5, 4>(self.cur_iv.q.val());
                     }
                     self.state.d.next = St::Idle;
+                    if self.pm.q.val() {
+                        self.state.d.next = self.pret.q.val();
+                        self.pm.d.next = false;
+                        self.d_v.d.next = false;
+                    }
                 }
             }
         }
@@ -1707,6 +1981,12 @@ impl Logic for NvmeFront {
             self.md_done.d.next = false;
             self.gd_left.d.next = bits::<9>(0);
             self.irq_v.d.next = false;
+            self.cqlow.d.next = bits::<512>(0);
+            self.p_v.d.next = false;
+            self.a_v.d.next = false;
+            self.d_v.d.next = false;
+            self.pm.d.next = false;
+            self.pret.d.next = St::Idle;
             self.cnt_s.d.next = false;
             self.cnt_r.d.next = false;
             self.cqpend.d.next = bits::<512>(0);
