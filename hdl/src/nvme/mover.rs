@@ -5,7 +5,10 @@
 //! "Counters", "DMA requester" (tags 0x80..=0xFF, "DMA port split") and
 //! "Storage backend"; XTS engine: docs/ENGINES.md.
 //!
-//! One command at a time. Ops (`mv_op`):
+//! One command at a time; every `mv_*` field is latched on the accepting
+//! edge (`mv_valid && mv_ready`) and never read afterwards, since the front
+//! offers its next command while this one runs and may hold it back or
+//! withdraw it (docs/CARD.md "Data mover command"). Ops (`mv_op`):
 //! * 0 READ: backend reads (one per LBA) -> XTS decrypt -> host writes.
 //! * 1 WRITE: host reads -> XTS encrypt -> backend writes (one per LBA).
 //! * 2 ZEROES: zero blocks -> XTS encrypt -> backend writes.
