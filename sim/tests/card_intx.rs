@@ -12,11 +12,13 @@
 //! no MSI-X message). Identify CNS 03h (§5.15.2.4) through the whole card.
 #![cfg(nsim_top_card)]
 
-use nitrous_regmap::mailbox::{self as mb, Op, Status};
+mod common;
+use common::{cfg16, enable_pf, enable_vfs, mbox};
+
+use nitrous_regmap::mailbox::{Op, Status};
 use nitrous_regmap::{pci, MSIX_TABLE_OFFSET};
 use nitrous_sim::platform::config::{
-    CMD_BUS_MASTER, CMD_INTX_DISABLE, CMD_MEMORY, COMMAND, MSIX_CTRL, MSIX_ENABLE, SRIOV_CTRL,
-    SRIOV_NUM_VFS, SRIOV_VF_ENABLE, SRIOV_VF_MSE, STATUS, STATUS_INTX,
+    CMD_BUS_MASTER, CMD_INTX_DISABLE, COMMAND, MSIX_CTRL, MSIX_ENABLE, STATUS, STATUS_INTX,
 };
 use nitrous_sim::platform::{card_platform, MemStore, Platform, PlatformConfig, VecMemory};
 use std::sync::Arc;
@@ -30,31 +32,10 @@ const IOCQ: u64 = 0x4_0000;
 const BUF: u64 = 0x8_0000;
 const ENTRIES: u16 = 8;
 
-fn cfg16(p: &mut Platform, func: u8, off: u16, v: u16) {
-    p.config_write(func, off, &v.to_le_bytes()).unwrap();
-}
-
 fn status(p: &Platform, func: u8) -> u16 {
     let mut b = [0u8; 2];
     p.config_read(func, STATUS, &mut b).unwrap();
     u16::from_le_bytes(b)
-}
-
-fn mbox(p: &mut Platform, op: Op, func: u8, slot: u8, args: &[u32]) -> Status {
-    let before = p.bar_read32(0, 0, mb::STATUS as u64).unwrap() >> 16;
-    for (i, a) in args.iter().enumerate() {
-        p.bar_write32(0, 0, (mb::ARG0 + 4 * i as u32) as u64, *a)
-            .unwrap();
-    }
-    let cmd = op as u32 | (func as u32) << 8 | (slot as u32) << 16;
-    p.bar_write32(0, 0, mb::CMD as u64, cmd).unwrap();
-    for _ in 0..200 {
-        let s = p.bar_read32(0, 0, mb::STATUS as u64).unwrap();
-        if s & 1 == 0 && s >> 16 != before {
-            return Status::from_u8((s >> 8) as u8).unwrap();
-        }
-    }
-    panic!("mailbox command {op:?} did not complete");
 }
 
 /// One VF's NVMe host state: rings in its own memory.
@@ -93,24 +74,18 @@ impl Rig {
     fn new() -> Rig {
         let mut p =
             card_platform(PlatformConfig::default(), Box::new(MemStore::new(1 << 24))).unwrap();
-        cfg16(&mut p, 0, COMMAND, CMD_MEMORY | CMD_BUS_MASTER);
-        cfg16(&mut p, 0, pci::EXTCAP_SRIOV + SRIOV_NUM_VFS, 4);
-        cfg16(
-            &mut p,
-            0,
-            pci::EXTCAP_SRIOV + SRIOV_CTRL,
-            SRIOV_VF_ENABLE | SRIOV_VF_MSE,
-        );
-        assert_eq!(mbox(&mut p, Op::LoadKey, 0, 0, &[]), Status::Ok);
+        enable_pf(&mut p);
+        enable_vfs(&mut p, 4);
+        assert_eq!(mbox(&mut p, Op::LoadKey, 0, 0, &[]).0, Status::Ok);
         let mut hosts = vec![None, None, None, None, None];
         for f in [1u8, 2] {
             let base = 0x10_0000 * f as u32;
             assert_eq!(
-                mbox(&mut p, Op::Provision, f, 0, &[256, 0, 9, base, 0]),
+                mbox(&mut p, Op::Provision, f, 0, &[256, 0, 9, base, 0]).0,
                 Status::Ok
             );
-            assert_eq!(mbox(&mut p, Op::BindKey, f, 0, &[]), Status::Ok);
-            assert_eq!(mbox(&mut p, Op::Enable, f, 0, &[]), Status::Ok);
+            assert_eq!(mbox(&mut p, Op::BindKey, f, 0, &[]).0, Status::Ok);
+            assert_eq!(mbox(&mut p, Op::Enable, f, 0, &[]).0, Status::Ok);
             cfg16(&mut p, f, COMMAND, CMD_BUS_MASTER);
             let mem = Arc::new(VecMemory::new(MEM));
             p.iommu_map(f, 0, mem.clone()).unwrap();

@@ -486,10 +486,16 @@ impl Tb {
 
     /// Create I/O CQ + SQ `qid` (PC = 1, IEN = 1, IV = qid).
     fn create_pair(&mut self, f: u8, qid: u16, entries: u16) {
+        self.create_pair_sized(f, qid, entries, entries);
+    }
+
+    /// Create I/O CQ `qid` (IEN, vector `qid`) and SQ `qid` of the given
+    /// sizes on function `f` (NVMe 1.4 §5.3, §5.4); returns the CQ base.
+    fn create_pair_sized(&mut self, f: u8, qid: u16, cq_entries: u16, sq_entries: u16) -> u64 {
         let cq = 0x2000_0000 + 0x100_0000 * f as u64 + 0x2_0000 * qid as u64;
         let sq = cq + 0x1_0000;
-        let e = (entries as u32 - 1) << 16;
-        self.zero(cq, 16 * entries as u64);
+        self.zero(cq, 16 * cq_entries as u64);
+        let ce = (cq_entries as u32 - 1) << 16;
         let c = self.admin(
             f,
             sqe(
@@ -497,10 +503,11 @@ impl Tb {
                 0,
                 cq,
                 0,
-                [qid as u32 | e, 0x3 | (qid as u32) << 16, 0, 0, 0, 0],
+                [qid as u32 | ce, 0x3 | (qid as u32) << 16, 0, 0, 0, 0],
             ),
         );
         assert_eq!(c.status, SUCCESS, "create CQ");
+        let se = (sq_entries as u32 - 1) << 16;
         let c = self.admin(
             f,
             sqe(
@@ -508,7 +515,7 @@ impl Tb {
                 0,
                 sq,
                 0,
-                [qid as u32 | e, 0x1 | (qid as u32) << 16, 0, 0, 0, 0],
+                [qid as u32 | se, 0x1 | (qid as u32) << 16, 0, 0, 0, 0],
             ),
         );
         assert_eq!(c.status, SUCCESS, "create SQ");
@@ -517,13 +524,14 @@ impl Tb {
             Ring {
                 sq,
                 cq,
-                sq_entries: entries,
-                cq_entries: entries,
+                sq_entries,
+                cq_entries,
                 tail: 0,
                 head: 0,
                 phase: true,
             },
         );
+        cq
     }
 }
 
@@ -1509,29 +1517,7 @@ fn full_cq_stalls_only_its_owner() {
     assert!(tb.enable(2, 8));
     tb.create_pair(1, 1, 8);
     // CQ 1 of 4 entries (room for 3), SQ 1 of 16 entries.
-    let (cqb, sqb) = (0x2a00_0000u64, 0x2b00_0000u64);
-    let c = tb.admin(
-        2,
-        sqe(0x05, 0, cqb, 0, [1 | 3 << 16, 3 | 1 << 16, 0, 0, 0, 0]),
-    );
-    assert_eq!(c.status, SUCCESS);
-    let c = tb.admin(
-        2,
-        sqe(0x01, 0, sqb, 0, [1 | 15 << 16, 1 | 1 << 16, 0, 0, 0, 0]),
-    );
-    assert_eq!(c.status, SUCCESS);
-    tb.rings.insert(
-        (2, 1),
-        Ring {
-            sq: sqb,
-            cq: cqb,
-            sq_entries: 16,
-            cq_entries: 4,
-            tail: 0,
-            head: 0,
-            phase: true,
-        },
-    );
+    tb.create_pair_sized(2, 1, 4, 16);
     tb.create_pair(2, 2, 8);
     let mut cids = Vec::new();
     for _ in 0..6 {
@@ -1894,31 +1880,7 @@ fn pipelined_reads_never_overfill_a_cq() {
         assert!(tb.enable(1, 8));
         assert!(tb.enable(2, 8));
         tb.create_pair(1, 1, 8);
-        let (cqb, sqb) = (0x2a00_0000u64, 0x2b00_0000u64);
-        tb.zero(cqb, 16 * 8);
-        let e = entries as u32 - 1;
-        let c = tb.admin(
-            2,
-            sqe(0x05, 0, cqb, 0, [1 | e << 16, 3 | 1 << 16, 0, 0, 0, 0]),
-        );
-        assert_eq!(c.status, SUCCESS);
-        let c = tb.admin(
-            2,
-            sqe(0x01, 0, sqb, 0, [1 | 15 << 16, 1 | 1 << 16, 0, 0, 0, 0]),
-        );
-        assert_eq!(c.status, SUCCESS);
-        tb.rings.insert(
-            (2, 1),
-            Ring {
-                sq: sqb,
-                cq: cqb,
-                sq_entries: 16,
-                cq_entries: entries,
-                tail: 0,
-                head: 0,
-                phase: true,
-            },
-        );
+        let cqb = tb.create_pair_sized(2, 1, entries, 16);
         tb.mv_delay = 40;
         let n = entries as usize + 3;
         let cids: Vec<u16> = (0..n)

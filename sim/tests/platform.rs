@@ -8,8 +8,8 @@
 use nitrous_regmap::mailbox::{self as mb, Counter, Op, Status};
 use nitrous_regmap::{pci, CARD_ID, MSIX_TABLE_OFFSET};
 use nitrous_sim::platform::config::{
-    CMD_BUS_MASTER, CMD_MEMORY, COMMAND, MSIX_CTRL, MSIX_ENABLE, MSIX_FUNCTION_MASK, PCIE_DEVCTL,
-    SRIOV_CTRL, SRIOV_NUM_VFS, SRIOV_VF_ENABLE, SRIOV_VF_MSE,
+    CMD_BUS_MASTER, COMMAND, MSIX_CTRL, MSIX_ENABLE, MSIX_FUNCTION_MASK, PCIE_DEVCTL, SRIOV_CTRL,
+    SRIOV_VF_ENABLE,
 };
 use nitrous_sim::platform::{self, card_platform, Error, MemStore, Platform, PlatformConfig};
 
@@ -17,43 +17,8 @@ fn platform() -> Platform {
     card_platform(PlatformConfig::default(), Box::new(MemStore::new(1 << 24))).expect("card")
 }
 
-fn cfg16(p: &mut Platform, func: u8, off: u16, v: u16) {
-    p.config_write(func, off, &v.to_le_bytes()).unwrap();
-}
-
-fn enable_pf(p: &mut Platform) {
-    cfg16(p, 0, COMMAND, CMD_MEMORY | CMD_BUS_MASTER);
-}
-
-fn enable_vfs(p: &mut Platform, n: u16) {
-    cfg16(p, 0, pci::EXTCAP_SRIOV + SRIOV_NUM_VFS, n);
-    cfg16(
-        p,
-        0,
-        pci::EXTCAP_SRIOV + SRIOV_CTRL,
-        SRIOV_VF_ENABLE | SRIOV_VF_MSE,
-    );
-}
-
-/// One mailbox command through the platform's BAR path.
-fn mbox(p: &mut Platform, op: Op, func: u8, slot: u8, args: &[u32]) -> (Status, u64) {
-    let before = p.bar_read32(0, 0, mb::STATUS as u64).unwrap() >> 16;
-    for (i, a) in args.iter().enumerate() {
-        p.bar_write32(0, 0, (mb::ARG0 + 4 * i as u32) as u64, *a)
-            .unwrap();
-    }
-    let cmd = op as u32 | (func as u32) << 8 | (slot as u32) << 16;
-    p.bar_write32(0, 0, mb::CMD as u64, cmd).unwrap();
-    for _ in 0..200 {
-        let s = p.bar_read32(0, 0, mb::STATUS as u64).unwrap();
-        if s & 1 == 0 && s >> 16 != before {
-            let r0 = p.bar_read32(0, 0, mb::RES0 as u64).unwrap() as u64;
-            let r1 = p.bar_read32(0, 0, mb::RES1 as u64).unwrap() as u64;
-            return (Status::from_u8((s >> 8) as u8).unwrap(), r0 | r1 << 32);
-        }
-    }
-    panic!("mailbox command {op:?} did not complete");
-}
+mod common;
+use common::{cfg16, enable_pf, enable_vfs, mbox};
 
 #[test]
 fn memory_space_enable_gates_bar_access() {
