@@ -130,15 +130,14 @@ pub struct Bridge {
     quiet: u64,
     opt: Options,
     stats: Stats,
-    last_activity: (u64, (u64, u64), usize, u64),
+    last_activity: Activity,
 }
 
-/// The function's INTx state as the hard IP drives it.
-fn intx_of(p: &Platform, func: u8) -> bool {
-    p.intx(func)
-}
+/// What changes while the card works: DMA and backend bytes, requests
+/// outstanding, interrupts delivered.
+type Activity = (u64, (u64, u64), usize, u64);
 
-fn activity(p: &Platform, func: u8) -> (u64, (u64, u64), usize, u64) {
+fn activity(p: &Platform, func: u8) -> Activity {
     (
         p.dma_total_bytes(),
         p.backend_bytes(),
@@ -246,9 +245,7 @@ impl Bridge {
                     eventfd_drain(r);
                 }
                 if self.intx {
-                    if let Some(fd) = &self.irqfd {
-                        eventfd_signal(fd);
-                    }
+                    self.signal_irq();
                 }
             }
             if fds[0].revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
@@ -280,16 +277,22 @@ impl Bridge {
     }
 
     fn update_intx(&mut self) {
-        let now = intx_of(&self.card.platform(), self.func);
+        // The function's INTx as the hard IP drives it.
+        let now = self.card.platform().intx(self.func);
         if now != self.intx {
             self.view.set_intx_status(now);
             if now {
                 self.stats.intx_assertions += 1;
-                if let Some(fd) = &self.irqfd {
-                    eventfd_signal(fd);
-                }
+                self.signal_irq();
             }
             self.intx = now;
+        }
+    }
+
+    /// Write the interrupt eventfd (if the proxy gave one).
+    fn signal_irq(&self) {
+        if let Some(fd) = &self.irqfd {
+            eventfd_signal(fd);
         }
     }
 
@@ -312,9 +315,7 @@ impl Bridge {
                 };
                 self.irqfd = fds.into_iter().next();
                 if self.intx {
-                    if let Some(fd) = &self.irqfd {
-                        eventfd_signal(fd);
-                    }
+                    self.signal_irq();
                 }
                 Ok(())
             }
