@@ -17,6 +17,12 @@
 //!
 //! Round keys are held in the key schedule's registers; the round key is
 //! selected by a 15:1 multiplexer indexed by the round counter.
+//!
+//! Key banks ([`AesIter::with_banks`]`(2)`): as in [`super::aes_pipe`],
+//! `key_load` expands into bank `key_bank` (reported by `key_ready`) and
+//! each block names its bank in `in_bank`; the block in the round unit
+//! keeps its bank's round keys while the other bank is (re)loaded. One
+//! bank (the default) ignores both bank inputs.
 
 use super::aes_key_schedule::AesKeySchedule;
 use super::aes_round::AesRound;
@@ -36,9 +42,12 @@ pub struct AesIter<const TAG: usize> {
     pub reset: Signal<In, Bit>,
     /// AES-256 key, byte *i* at `[8i+7:8i]`.
     pub key: Signal<In, Bits<256>>,
-    /// Strobe: expand `key` (only while nothing is in flight).
+    /// Strobe: expand `key` into bank `key_bank` (only while no block of
+    /// that bank is in flight).
     pub key_load: Signal<In, Bit>,
-    /// Round keys usable.
+    /// Bank loaded by `key_load` and reported by `key_ready`.
+    pub key_bank: Signal<In, Bit>,
+    /// Round keys of bank `key_bank` usable.
     pub key_ready: Signal<Out, Bit>,
     /// Input handshake.
     pub in_valid: Signal<In, Bit>,
@@ -48,6 +57,8 @@ pub struct AesIter<const TAG: usize> {
     pub in_data: Signal<In, Bits<128>>,
     /// 0 = FIPS-197 Cipher, 1 = InvCipher, per block.
     pub in_decrypt: Signal<In, Bit>,
+    /// Key bank of the block.
+    pub in_bank: Signal<In, Bit>,
     /// Carried unchanged to `out_tag`.
     pub in_tag: Signal<In, Bits<TAG>>,
     /// Output handshake.
@@ -64,13 +75,21 @@ pub struct AesIter<const TAG: usize> {
     key_index: Signal<Local, Bits<4>>,
     key_shift: Signal<Local, Bits<11>>,
     keys_shifted: Signal<Local, Bits<1920>>,
+    rk0: Signal<Local, Bits<1920>>,
+    rk1: Signal<Local, Bits<1920>>,
+    rdy0: Signal<Local, Bit>,
+    rdy1: Signal<Local, Bit>,
+    in_rk: Signal<Local, Bits<1920>>,
+    in_key_ready: Signal<Local, Bit>,
+    run_rk: Signal<Local, Bits<1920>>,
     c14: Constant<Bits<4>>,
-    ks: AesKeySchedule,
+    ks: Vec<AesKeySchedule>,
     round: AesRound,
     state: DFF<Bits<128>>,
     rnd: DFF<Bits<4>>,
     busy: DFF<Bit>,
     dec: DFF<Bit>,
+    bank: DFF<Bit>,
     tag: DFF<Bits<TAG>>,
     res: DFF<Bits<128>>,
     res_tag: DFF<Bits<TAG>>,
@@ -79,17 +98,27 @@ pub struct AesIter<const TAG: usize> {
 
 impl<const TAG: usize> Default for AesIter<TAG> {
     fn default() -> Self {
+        Self::with_banks(1)
+    }
+}
+
+impl<const TAG: usize> AesIter<TAG> {
+    /// An iterative core with `banks` (1 or 2) independent key schedules.
+    pub fn with_banks(banks: usize) -> Self {
         assert!(TAG >= 1, "AesIter needs TAG >= 1");
+        assert!((1..=2).contains(&banks), "AesIter has 1 or 2 key banks");
         Self {
             clock: Signal::default(),
             reset: Signal::default(),
             key: Signal::default(),
             key_load: Signal::default(),
+            key_bank: Signal::default(),
             key_ready: Signal::default(),
             in_valid: Signal::default(),
             in_ready: Signal::default(),
             in_data: Signal::default(),
             in_decrypt: Signal::default(),
+            in_bank: Signal::default(),
             in_tag: Signal::default(),
             out_valid: Signal::default(),
             out_ready: Signal::default(),
@@ -101,13 +130,21 @@ impl<const TAG: usize> Default for AesIter<TAG> {
             key_index: Signal::default(),
             key_shift: Signal::default(),
             keys_shifted: Signal::default(),
+            rk0: Signal::default(),
+            rk1: Signal::default(),
+            rdy0: Signal::default(),
+            rdy1: Signal::default(),
+            in_rk: Signal::default(),
+            in_key_ready: Signal::default(),
+            run_rk: Signal::default(),
             c14: Constant::new(14.into()),
-            ks: AesKeySchedule::default(),
+            ks: (0..banks).map(|_| AesKeySchedule::default()).collect(),
             round: AesRound::default(),
             state: DFF::default(),
             rnd: DFF::default(),
             busy: DFF::default(),
             dec: DFF::default(),
+            bank: DFF::default(),
             tag: DFF::default(),
             res: DFF::default(),
             res_tag: DFF::default(),
@@ -119,17 +156,43 @@ impl<const TAG: usize> Default for AesIter<TAG> {
 impl<const TAG: usize> Logic for AesIter<TAG> {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, state, rnd, busy, dec, tag, res, res_tag, res_valid);
-        self.ks.clock.next = self.clock.val();
-        self.ks.reset.next = self.reset.val();
-        self.ks.key.next = self.key.val();
-        self.ks.load.next = self.key_load.val();
-        self.key_ready.next = self.ks.ready.val();
+        dff_setup!(self, clock, state, rnd, busy, dec, bank, tag, res, res_tag, res_valid);
+        // Key banks: bank 1 aliases bank 0 when there is only one.
+        for b in 0..self.ks.len() {
+            self.ks[b].clock.next = self.clock.val();
+            self.ks[b].reset.next = self.reset.val();
+            self.ks[b].key.next = self.key.val();
+        }
+        self.ks[0].load.next = self.key_load.val();
+        self.rk0.next = self.ks[0].round_keys.val();
+        self.rk1.next = self.ks[0].round_keys.val();
+        self.rdy0.next = self.ks[0].ready.val();
+        self.rdy1.next = self.ks[0].ready.val();
+        for b in 1..self.ks.len() {
+            self.ks[0].load.next = self.key_load.val() & !self.key_bank.val();
+            self.ks[b].load.next = self.key_load.val() & self.key_bank.val();
+            self.rk1.next = self.ks[b].round_keys.val();
+            self.rdy1.next = self.ks[b].ready.val();
+        }
+        self.key_ready.next = self.rdy0.val();
+        if self.key_bank.val() {
+            self.key_ready.next = self.rdy1.val();
+        }
+        self.in_rk.next = self.rk0.val();
+        self.in_key_ready.next = self.rdy0.val();
+        if self.in_bank.val() {
+            self.in_rk.next = self.rk1.val();
+            self.in_key_ready.next = self.rdy1.val();
+        }
+        self.run_rk.next = self.rk0.val();
+        if self.bank.q.val() {
+            self.run_rk.next = self.rk1.val();
+        }
 
         self.out_free.next = !self.res_valid.q.val() | self.out_ready.val();
         self.finish.next =
             self.busy.q.val() & (self.rnd.q.val() == self.c14.val()) & self.out_free.val();
-        self.in_ready.next = self.ks.ready.val() & (!self.busy.q.val() | self.finish.val());
+        self.in_ready.next = self.in_key_ready.val() & (!self.busy.q.val() | self.finish.val());
         self.load.next = self.in_valid.val() & self.in_ready.val();
 
         // Round r uses w[r] (Cipher) or w[14-r] (InvCipher, §5.3).
@@ -141,7 +204,7 @@ impl<const TAG: usize> Logic for AesIter<TAG> {
         self.round.state.next = self.state.q.val();
         self.round.decrypt.next = self.dec.q.val();
         self.round.last.next = self.rnd.q.val() == self.c14.val();
-        self.keys_shifted.next = self.ks.round_keys.val() >> self.key_shift.val();
+        self.keys_shifted.next = self.run_rk.val() >> self.key_shift.val();
         self.round.round_key.next = self.keys_shifted.val().get_bits::<128>(0);
 
         if self.out_ready.val() {
@@ -159,14 +222,14 @@ impl<const TAG: usize> Logic for AesIter<TAG> {
         }
         if self.load.val() {
             // Initial AddRoundKey: w[0] (Cipher) or w[14] (InvCipher).
-            self.state.d.next = self.in_data.val() ^ self.ks.round_keys.val().get_bits::<128>(0);
+            self.state.d.next = self.in_data.val() ^ self.in_rk.val().get_bits::<128>(0);
             if self.in_decrypt.val() {
-                self.state.d.next =
-                    self.in_data.val() ^ self.ks.round_keys.val().get_bits::<128>(1792);
+                self.state.d.next = self.in_data.val() ^ self.in_rk.val().get_bits::<128>(1792);
             }
             self.rnd.d.next = 1.into();
             self.busy.d.next = true;
             self.dec.d.next = self.in_decrypt.val();
+            self.bank.d.next = self.in_bank.val();
             self.tag.d.next = self.in_tag.val();
         }
         if self.reset.val() {
@@ -215,6 +278,18 @@ mod tests {
         );
         for (i, (d, dec)) in blocks.iter().enumerate() {
             assert_eq!(r.out[i].0, golden_aes(&key, d, *dec));
+        }
+    }
+
+    /// Two key banks: blocks of one bank keep flowing while the other is
+    /// loaded, interleaved blocks of both banks each use their own key.
+    #[test]
+    fn aes_iter_two_key_banks() {
+        for seed in 0..3 {
+            let mut uut = AesIter::<8>::with_banks(2);
+            uut.connect_all();
+            let overlap = check_banks(&mut uut, seed);
+            assert!(overlap > 0, "no bank-0 block finished while bank 1 loaded");
         }
     }
 

@@ -53,6 +53,8 @@ pub trait AesCoreSim: Block {
     fn drive_in(&mut self, valid: bool, data: Bits<128>, decrypt: bool, tag: u8);
     fn drive_out_ready(&mut self, ready: bool);
     fn is_in_ready(&self) -> bool;
+    /// `key_bank` (bank `key_load` loads) and `in_bank` (bank of the block).
+    fn drive_banks(&mut self, key_bank: bool, in_bank: bool);
     /// (`out_valid`, `out_data`, `out_tag`)
     fn out(&self) -> (bool, Bits<128>, u8);
 }
@@ -84,6 +86,10 @@ macro_rules! impl_aes_core_sim {
             }
             fn is_in_ready(&self) -> bool {
                 self.in_ready.val()
+            }
+            fn drive_banks(&mut self, key_bank: bool, in_bank: bool) {
+                self.key_bank.next = key_bank;
+                self.in_bank.next = in_bank;
             }
             fn out(&self) -> (bool, Bits<128>, u8) {
                 (
@@ -228,4 +234,114 @@ pub fn check_core<C: AesCoreSim>(uut: &mut C, n_random: usize, seed: u64) {
             assert_eq!(*o, golden_aes(&key, d, *dec), "block {i} (decrypt={dec})");
         }
     }
+}
+
+/// One step of a two-bank schedule (see [`check_banks`]).
+enum BankStep {
+    /// Load a key into a bank as soon as no block of that bank is in flight.
+    Load(bool, [u8; 32]),
+    /// A block of a bank (data, decrypt).
+    Block(bool, [u8; 16], bool),
+}
+
+/// Two key banks: blocks of bank 0 stream while bank 1 is loaded, then
+/// blocks of both banks interleave at random (a bank-1 block waits for its
+/// key, never a wrong key), then bank 0 is reloaded while bank-1 blocks
+/// flow. Every output is checked against RustCrypto with the key its bank
+/// held when the block entered. Random input and output stalls.
+/// Returns how many bank-0 blocks left the core in the 15 clocks after the
+/// bank-1 `key_load` strobe (a single-bank core would have none).
+pub fn check_banks<C: AesCoreSim>(uut: &mut C, seed: u64) -> usize {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let keys: [[u8; 32]; 3] = [rng.gen(), rng.gen(), rng.gen()];
+    uut.drive_banks(false, false);
+    load_key(uut, &keys[0]);
+    let mut steps = std::collections::VecDeque::new();
+    for _ in 0..6 {
+        steps.push_back(BankStep::Block(false, rng.gen(), rng.gen()));
+    }
+    steps.push_back(BankStep::Load(true, keys[1]));
+    for _ in 0..30 {
+        steps.push_back(BankStep::Block(false, rng.gen(), rng.gen()));
+    }
+    for _ in 0..40 {
+        steps.push_back(BankStep::Block(rng.gen(), rng.gen(), rng.gen()));
+    }
+    for _ in 0..4 {
+        steps.push_back(BankStep::Block(true, rng.gen(), rng.gen()));
+    }
+    steps.push_back(BankStep::Load(false, keys[2]));
+    for _ in 0..30 {
+        steps.push_back(BankStep::Block(rng.gen(), rng.gen(), rng.gen()));
+    }
+    let total = steps
+        .iter()
+        .filter(|s| matches!(s, BankStep::Block(..)))
+        .count();
+    let mut held = [keys[0], keys[0]];
+    let mut in_flight = [0usize; 2];
+    let mut expected = std::collections::VecDeque::new();
+    let mut outs = 0usize;
+    let mut offered = false;
+    let mut overlap = 0usize;
+    let mut bank1_load_at = None;
+    let mut cycle = 0usize;
+    while outs < total {
+        let mut load = false;
+        let mut key = [0u8; 32];
+        let mut key_bank = false;
+        let (mut valid, mut data, mut dec, mut bank) = (false, [0u8; 16], false, false);
+        match steps.front() {
+            Some(BankStep::Load(b, k)) => {
+                if in_flight[*b as usize] == 0 {
+                    load = true;
+                    key = *k;
+                    key_bank = *b;
+                }
+            }
+            Some(BankStep::Block(b, d, de)) => {
+                if !offered {
+                    offered = rng.gen_bool(0.8);
+                }
+                (valid, data, dec, bank) = (offered, *d, *de, *b);
+            }
+            None => {}
+        }
+        uut.drive_ctrl(false, bits_le::<256>(&key), load);
+        uut.drive_banks(key_bank, bank);
+        uut.drive_in(valid, blk(&data), dec, expected.len() as u8);
+        let ready = rng.gen_bool(0.7);
+        uut.drive_out_ready(ready);
+        settle(uut);
+        let took = valid && uut.is_in_ready();
+        let (ov, od, _) = uut.out();
+        if ov && ready {
+            let (b, want): (usize, [u8; 16]) = expected.pop_front().expect("output without input");
+            let got: [u8; 16] = le_bytes(od).try_into().unwrap();
+            assert_eq!(got, want, "output {outs} (bank {b}) wrong");
+            in_flight[b] -= 1;
+            outs += 1;
+            if b == 0 && bank1_load_at.is_some_and(|c| cycle - c <= 15) {
+                overlap += 1;
+            }
+        }
+        if load {
+            held[key_bank as usize] = key;
+            if key_bank {
+                bank1_load_at = Some(cycle);
+            }
+            steps.pop_front();
+        }
+        if took {
+            expected.push_back((bank as usize, golden_aes(&held[bank as usize], &data, dec)));
+            in_flight[bank as usize] += 1;
+            offered = false;
+            steps.pop_front();
+        }
+        tick(uut, C::clk);
+        cycle += 1;
+        assert!(cycle < 20_000, "two-bank stream stalled");
+    }
+    overlap
 }
