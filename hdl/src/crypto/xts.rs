@@ -25,6 +25,19 @@
 //!   `T_j` and the `last` flag ride in the core's tag (129 bits), so the
 //!   output XOR needs no separate FIFO.
 //!
+//! * **key banks** (`Full`): both cores hold two key schedules. `key_load`
+//!   expands `key` into bank `key_bank` while units of the other bank keep
+//!   streaming; every descriptor names its bank (`du_bank`), which rides
+//!   with its tweak and its blocks. `Compact` has one bank and ignores the
+//!   bank inputs (a key load needs an idle engine, as before).
+//! * **tweak prefetch**: `pf_*` asks for `E_K2(pf_number)` of bank
+//!   `pf_bank` ahead of the descriptor, e.g. for the next command's first
+//!   LBA while the current command streams. The result waits in a register;
+//!   a later descriptor with the same number and bank (and no older
+//!   descriptor still waiting for its tweak) takes it at once instead of
+//!   spending 15 clocks in the tweak core. A prefetch nobody uses costs
+//!   nothing but tweak-core time; a key load of its bank discards it.
+//!
 //! Compact therefore holds two iterative cores (tweak and data). Sharing one
 //! core would need a second 15-round-key store and a key-select mux anyway
 //! (the key store and its mux are about half of an `AesIter`), for a saving
@@ -44,8 +57,9 @@ use rust_hdl::prelude::*;
 
 /// Tag carried through the data core: `T_j` (128) and `last` (bit 128).
 const DATA_TAG: usize = 129;
-/// Tag carried through the tweak core: `du_blocks` (9) and `du_decrypt` (bit 9).
-const TWEAK_TAG: usize = 10;
+/// Tag carried through the tweak core: `du_blocks` (9), `du_decrypt`
+/// (bit 9), the key bank (bit 10) and "prefetch" (bit 11).
+const TWEAK_TAG: usize = 12;
 
 /// XTS-AES-256 engine, whole blocks, data units of 1..=256 blocks.
 #[derive(LogicBlock)]
@@ -56,9 +70,12 @@ pub struct XtsEngine {
     pub reset: Signal<In, Bit>,
     /// `Key1 || Key2`: Key1 (data) in `[255:0]`, Key2 (tweak) in `[511:256]`.
     pub key: Signal<In, Bits<512>>,
-    /// Strobe: expand both keys (only while idle).
+    /// Strobe: expand both keys into bank `key_bank` (only while no unit of
+    /// that bank is in flight; `Compact`: only while idle).
     pub key_load: Signal<In, Bit>,
-    /// Both key schedules done.
+    /// Bank loaded by `key_load` and reported by `key_ready` (`Full`).
+    pub key_bank: Signal<In, Bit>,
+    /// Both key schedules of bank `key_bank` done.
     pub key_ready: Signal<Out, Bit>,
     /// Data-unit descriptor handshake.
     pub du_valid: Signal<In, Bit>,
@@ -70,6 +87,16 @@ pub struct XtsEngine {
     pub du_blocks: Signal<In, Bits<9>>,
     /// 0 = encrypt, 1 = decrypt.
     pub du_decrypt: Signal<In, Bit>,
+    /// Key bank of the unit (`Full`; ignored by `Compact`).
+    pub du_bank: Signal<In, Bit>,
+    /// Tweak prefetch handshake (one prefetch in the tweak core at a time).
+    pub pf_valid: Signal<In, Bit>,
+    /// Tweak prefetch handshake.
+    pub pf_ready: Signal<Out, Bit>,
+    /// Data unit number whose tweak to compute ahead.
+    pub pf_number: Signal<In, Bits<128>>,
+    /// Key bank of the prefetch.
+    pub pf_bank: Signal<In, Bit>,
     /// Data blocks of the units, in descriptor order.
     pub in_valid: Signal<In, Bit>,
     /// Data input handshake.
@@ -102,34 +129,67 @@ pub struct XtsEngine {
     c87: Constant<Bits<64>>,
     tag_last: Constant<Bits<DATA_TAG>>,
     tag_dec: Constant<Bits<TWEAK_TAG>>,
+    tag_bank: Constant<Bits<TWEAK_TAG>>,
+    tag_pf: Constant<Bits<TWEAK_TAG>>,
+    dual: Constant<Bit>,
+    bank_eq: Signal<Local, Bit>,
+    tw_dec: Signal<Local, Bits<TWEAK_TAG>>,
+    tw_bank: Signal<Local, Bits<TWEAK_TAG>>,
+    hit: Signal<Local, Bit>,
+    pf_fire: Signal<Local, Bit>,
+    du_core_fire: Signal<Local, Bit>,
+    tw_out_pf: Signal<Local, Bit>,
+    take_hold: Signal<Local, Bit>,
+    take_core: Signal<Local, Bit>,
+    load_hits_pf: Signal<Local, Bit>,
     cur_t: DFF<Bits<128>>,
     remaining: DFF<Bits<9>>,
     cur_dec: DFF<Bit>,
+    cur_bank: DFF<Bit>,
     active: DFF<Bit>,
+    core_n: DFF<Bits<3>>,
+    hold_valid: DFF<Bit>,
+    hold_t: DFF<Bits<128>>,
+    hold_blocks: DFF<Bits<9>>,
+    hold_dec: DFF<Bit>,
+    hold_bank: DFF<Bit>,
+    pf_busy: DFF<Bit>,
+    pf_stale: DFF<Bit>,
+    pf_have: DFF<Bit>,
+    pf_num: DFF<Bits<128>>,
+    pf_bnk: DFF<Bit>,
+    pf_t: DFF<Bits<128>>,
     tweak: AesIter<TWEAK_TAG>,
     pipe: Vec<AesPipe<DATA_TAG>>,
     iter: Vec<AesIter<DATA_TAG>>,
 }
 
 impl XtsEngine {
-    /// `Full`: pipelined data core (16 B/clock); `Compact`: iterative data
-    /// core (16 B / 14 clocks). Both use an iterative core for tweaks.
+    /// `Full`: pipelined data core (16 B/clock), two key banks; `Compact`:
+    /// iterative data core (16 B / 14 clocks), one key bank. Both use an
+    /// iterative core for tweaks.
     pub fn new(cfg: Config) -> Self {
-        let (pipe, iter) = match cfg {
-            Config::Full => (vec![AesPipe::default()], vec![]),
-            Config::Compact => (vec![], vec![AesIter::default()]),
+        let (pipe, iter, banks) = match cfg {
+            Config::Full => (vec![AesPipe::with_banks(2)], vec![], 2),
+            Config::Compact => (vec![], vec![AesIter::default()], 1),
         };
         Self {
             clock: Signal::default(),
             reset: Signal::default(),
             key: Signal::default(),
             key_load: Signal::default(),
+            key_bank: Signal::default(),
             key_ready: Signal::default(),
             du_valid: Signal::default(),
             du_ready: Signal::default(),
             du_number: Signal::default(),
             du_blocks: Signal::default(),
             du_decrypt: Signal::default(),
+            du_bank: Signal::default(),
+            pf_valid: Signal::default(),
+            pf_ready: Signal::default(),
+            pf_number: Signal::default(),
+            pf_bank: Signal::default(),
             in_valid: Signal::default(),
             in_ready: Signal::default(),
             in_data: Signal::default(),
@@ -154,11 +214,37 @@ impl XtsEngine {
             c87: Constant::new(0x87.into()),
             tag_last: Constant::new(bits::<DATA_TAG>(1) << 128),
             tag_dec: Constant::new(bits::<TWEAK_TAG>(1) << 9),
+            tag_bank: Constant::new(bits::<TWEAK_TAG>(1) << 10),
+            tag_pf: Constant::new(bits::<TWEAK_TAG>(1) << 11),
+            dual: Constant::new(banks == 2),
+            bank_eq: Signal::default(),
+            tw_dec: Signal::default(),
+            tw_bank: Signal::default(),
+            hit: Signal::default(),
+            pf_fire: Signal::default(),
+            du_core_fire: Signal::default(),
+            tw_out_pf: Signal::default(),
+            take_hold: Signal::default(),
+            take_core: Signal::default(),
+            load_hits_pf: Signal::default(),
             cur_t: DFF::default(),
             remaining: DFF::default(),
             cur_dec: DFF::default(),
+            cur_bank: DFF::default(),
             active: DFF::default(),
-            tweak: AesIter::default(),
+            core_n: DFF::default(),
+            hold_valid: DFF::default(),
+            hold_t: DFF::default(),
+            hold_blocks: DFF::default(),
+            hold_dec: DFF::default(),
+            hold_bank: DFF::default(),
+            pf_busy: DFF::default(),
+            pf_stale: DFF::default(),
+            pf_have: DFF::default(),
+            pf_num: DFF::default(),
+            pf_bnk: DFF::default(),
+            pf_t: DFF::default(),
+            tweak: AesIter::with_banks(banks),
             pipe,
             iter,
         }
@@ -168,7 +254,27 @@ impl XtsEngine {
 impl Logic for XtsEngine {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, cur_t, remaining, cur_dec, active);
+        dff_setup!(
+            self,
+            clock,
+            cur_t,
+            remaining,
+            cur_dec,
+            cur_bank,
+            active,
+            core_n,
+            hold_valid,
+            hold_t,
+            hold_blocks,
+            hold_dec,
+            hold_bank,
+            pf_busy,
+            pf_stale,
+            pf_have,
+            pf_num,
+            pf_bnk,
+            pf_t
+        );
 
         // Data core (Key1), whichever the config instantiated: its outputs
         // first (read below), its data inputs at the end.
@@ -177,6 +283,7 @@ impl Logic for XtsEngine {
             self.pipe[i].reset.next = self.reset.val();
             self.pipe[i].key.next = self.key.val().get_bits::<256>(0);
             self.pipe[i].key_load.next = self.key_load.val();
+            self.pipe[i].key_bank.next = self.key_bank.val();
             self.pipe[i].out_ready.next = self.out_ready.val();
             self.core_key_ready.next = self.pipe[i].key_ready.val();
             self.core_in_ready.next = self.pipe[i].in_ready.val();
@@ -189,6 +296,7 @@ impl Logic for XtsEngine {
             self.iter[i].reset.next = self.reset.val();
             self.iter[i].key.next = self.key.val().get_bits::<256>(0);
             self.iter[i].key_load.next = self.key_load.val();
+            self.iter[i].key_bank.next = self.key_bank.val();
             self.iter[i].out_ready.next = self.out_ready.val();
             self.core_key_ready.next = self.iter[i].key_ready.val();
             self.core_in_ready.next = self.iter[i].in_ready.val();
@@ -197,27 +305,62 @@ impl Logic for XtsEngine {
             self.core_out_tag.next = self.iter[i].out_tag.val();
         }
 
-        // Tweak core: T = E_K2(i) (IEEE 1619-2007 §5.3.1 step 1).
+        // Tweak core: T = E_K2(i) (IEEE 1619-2007 §5.3.1 step 1), for a
+        // descriptor or (when no descriptor is offered) a prefetch.
         self.tweak.clock.next = self.clock.val();
         self.tweak.reset.next = self.reset.val();
         self.tweak.key.next = self.key.val().get_bits::<256>(256);
         self.tweak.key_load.next = self.key_load.val();
-        self.tweak.in_valid.next = self.du_valid.val();
-        self.tweak.in_data.next = self.du_number.val();
+        self.tweak.key_bank.next = self.key_bank.val();
         self.tweak.in_decrypt.next = false;
-        self.tweak.in_tag.next = bit_cast::<TWEAK_TAG, 9>(self.du_blocks.val());
+        // A descriptor takes the prefetched tweak when number and bank match
+        // and no older descriptor still waits for its tweak (order).
+        self.bank_eq.next = !self.dual.val() | (self.pf_bnk.q.val() == self.du_bank.val());
+        self.hit.next = self.du_valid.val()
+            & self.pf_have.q.val()
+            & (self.pf_num.q.val() == self.du_number.val())
+            & self.bank_eq.val()
+            & (self.core_n.q.val() == 0)
+            & !self.hold_valid.q.val();
+        self.tweak.in_valid.next = self.du_valid.val() & !self.hit.val();
+        self.tweak.in_data.next = self.du_number.val();
+        self.tweak.in_bank.next = self.du_bank.val();
+        self.tw_dec.next = 0.into();
         if self.du_decrypt.val() {
-            self.tweak.in_tag.next =
-                bit_cast::<TWEAK_TAG, 9>(self.du_blocks.val()) | self.tag_dec.val();
+            self.tw_dec.next = self.tag_dec.val();
         }
-        self.du_ready.next = self.tweak.in_ready.val();
+        self.tw_bank.next = 0.into();
+        if self.du_bank.val() {
+            self.tw_bank.next = self.tag_bank.val();
+        }
+        self.tweak.in_tag.next =
+            bit_cast::<TWEAK_TAG, 9>(self.du_blocks.val()) | self.tw_dec.val() | self.tw_bank.val();
+        self.pf_ready.next = false;
+        if !self.du_valid.val() {
+            self.tweak.in_valid.next = self.pf_valid.val() & !self.pf_busy.q.val();
+            self.tweak.in_data.next = self.pf_number.val();
+            self.tweak.in_bank.next = self.pf_bank.val();
+            self.tweak.in_tag.next = self.tag_pf.val();
+            self.pf_ready.next = !self.pf_busy.q.val() & self.tweak.in_ready.val();
+        }
+        self.du_ready.next = self.hit.val() | self.tweak.in_ready.val();
+        self.du_core_fire.next = self.du_valid.val() & !self.hit.val() & self.tweak.in_ready.val();
+        self.pf_fire.next = self.pf_valid.val() & self.pf_ready.val();
 
         // Active unit: feed P_j ^ T_j (or C_j ^ T_j) to the data core.
         self.in_ready.next = self.active.q.val() & self.core_in_ready.val();
         self.in_fire.next = self.in_valid.val() & self.active.q.val() & self.core_in_ready.val();
         self.last_fire.next = self.in_fire.val() & (self.remaining.q.val() == 1);
         self.take_next.next = !self.active.q.val() | self.last_fire.val();
-        self.tweak.out_ready.next = self.take_next.val();
+        // Next tweak, oldest first: the held prefetch hit, else the core.
+        self.tw_out_pf.next = self.tweak.out_valid.val() & self.tweak.out_tag.val().get_bit(11);
+        self.take_hold.next = self.take_next.val() & self.hold_valid.q.val();
+        self.take_core.next = self.take_next.val()
+            & !self.hold_valid.q.val()
+            & self.tweak.out_valid.val()
+            & !self.tw_out_pf.val();
+        self.tweak.out_ready.next =
+            self.tw_out_pf.val() | (self.take_next.val() & !self.hold_valid.q.val());
         self.core_in_valid.next = self.in_valid.val() & self.active.q.val();
         self.core_in_data.next = self.in_data.val() ^ self.cur_t.q.val();
         self.core_in_tag.next = bit_cast::<DATA_TAG, 128>(self.cur_t.q.val());
@@ -243,25 +386,94 @@ impl Logic for XtsEngine {
         if self.last_fire.val() {
             self.active.d.next = false;
         }
-        if self.take_next.val() & self.tweak.out_valid.val() {
+        if self.take_hold.val() {
+            self.cur_t.d.next = self.hold_t.q.val();
+            self.remaining.d.next = self.hold_blocks.q.val();
+            self.cur_dec.d.next = self.hold_dec.q.val();
+            self.cur_bank.d.next = self.hold_bank.q.val();
+            self.active.d.next = true;
+            self.hold_valid.d.next = false;
+        }
+        if self.take_core.val() {
             self.cur_t.d.next = self.tweak.out_data.val();
             self.remaining.d.next = self.tweak.out_tag.val().get_bits::<9>(0);
             self.cur_dec.d.next = self.tweak.out_tag.val().get_bit(9);
+            self.cur_bank.d.next = self.tweak.out_tag.val().get_bit(10);
             self.active.d.next = true;
+        }
+        // A hit becomes the active unit at once when nothing is ahead of it
+        // (no held hit, no descriptor in the core: hit's own conditions),
+        // else it waits in the hold register.
+        if self.hit.val() {
+            self.pf_have.d.next = false;
+            if self.take_next.val() {
+                self.cur_t.d.next = self.pf_t.q.val();
+                self.remaining.d.next = self.du_blocks.val();
+                self.cur_dec.d.next = self.du_decrypt.val();
+                self.cur_bank.d.next = self.du_bank.val();
+                self.active.d.next = true;
+            } else {
+                self.hold_valid.d.next = true;
+                self.hold_t.d.next = self.pf_t.q.val();
+                self.hold_blocks.d.next = self.du_blocks.val();
+                self.hold_dec.d.next = self.du_decrypt.val();
+                self.hold_bank.d.next = self.du_bank.val();
+            }
+        }
+        // Descriptors in the tweak core whose tweak is not taken yet.
+        if self.du_core_fire.val() & !self.take_core.val() {
+            self.core_n.d.next = self.core_n.q.val() + 1;
+        }
+        if !self.du_core_fire.val() & self.take_core.val() {
+            self.core_n.d.next = self.core_n.q.val() - 1;
+        }
+        // Prefetch: one in the core at a time; its result waits in pf_t.
+        if self.tw_out_pf.val() {
+            self.pf_busy.d.next = false;
+            self.pf_t.d.next = self.tweak.out_data.val();
+            self.pf_have.d.next = !self.pf_stale.q.val();
+        }
+        if self.pf_fire.val() {
+            self.pf_busy.d.next = true;
+            self.pf_stale.d.next = false;
+            self.pf_have.d.next = false;
+            self.pf_num.d.next = self.pf_number.val();
+            self.pf_bnk.d.next = self.pf_bank.val();
+        }
+        // A key load of the prefetch's bank makes it worthless.
+        self.load_hits_pf.next =
+            self.key_load.val() & (!self.dual.val() | (self.key_bank.val() == self.pf_bnk.q.val()));
+        if self.key_load.val()
+            & self.pf_fire.val()
+            & (!self.dual.val() | (self.key_bank.val() == self.pf_bank.val()))
+        {
+            self.pf_stale.d.next = true;
+        }
+        if self.load_hits_pf.val() {
+            self.pf_have.d.next = false;
+            if self.pf_busy.q.val() & !self.tw_out_pf.val() {
+                self.pf_stale.d.next = true;
+            }
         }
         if self.reset.val() {
             self.active.d.next = false;
+            self.hold_valid.d.next = false;
+            self.core_n.d.next = 0.into();
+            self.pf_busy.d.next = false;
+            self.pf_have.d.next = false;
         }
         for i in 0..self.pipe.len() {
             self.pipe[i].in_valid.next = self.core_in_valid.val();
             self.pipe[i].in_data.next = self.core_in_data.val();
             self.pipe[i].in_decrypt.next = self.cur_dec.q.val();
+            self.pipe[i].in_bank.next = self.cur_bank.q.val();
             self.pipe[i].in_tag.next = self.core_in_tag.val();
         }
         for i in 0..self.iter.len() {
             self.iter[i].in_valid.next = self.core_in_valid.val();
             self.iter[i].in_data.next = self.core_in_data.val();
             self.iter[i].in_decrypt.next = self.cur_dec.q.val();
+            self.iter[i].in_bank.next = self.cur_bank.q.val();
             self.iter[i].in_tag.next = self.core_in_tag.val();
         }
 
@@ -609,6 +821,264 @@ mod tests {
     #[test]
     fn xts_compact_random_units_with_stalls_vs_xts_mode() {
         random_units(Config::Compact, 30);
+    }
+
+    /// One step of a scripted run: strictly in order, one per clock at most.
+    enum Op {
+        /// `key_load` into a bank (waits until no unit of the bank is in
+        /// flight, the contract).
+        Load(bool, [u8; 64]),
+        /// Tweak prefetch (bank, number).
+        Prefetch(bool, u128),
+        /// A descriptor of a bank; its blocks follow on the data port.
+        Unit(bool, Unit),
+        /// Idle clocks.
+        Wait(usize),
+    }
+
+    /// Runs a script against an engine (reset inside), data offered with
+    /// probability `p_in`, output ready with `p_out`. Checks every block
+    /// against `xts-mode` with the key its bank held when the descriptor
+    /// was accepted. Returns, per unit, the clocks from its descriptor
+    /// handshake to its first output block.
+    fn run_script(cfg: Config, script: Vec<Op>, p_in: f64, p_out: f64, seed: u64) -> Vec<usize> {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let mut uut = XtsEngine::new(cfg);
+        uut.connect_all();
+        uut.reset.next = true;
+        tick(&mut uut, |u| &mut u.clock);
+        uut.reset.next = false;
+        let mut ops: std::collections::VecDeque<Op> = script.into();
+        let mut held = [[0u8; 64]; 2];
+        // Accepted units: (bank, expected output blocks, accept cycle).
+        let mut accepted: Vec<(usize, Vec<[u8; 16]>, usize)> = vec![];
+        let mut data: std::collections::VecDeque<[u8; 16]> = Default::default();
+        let (mut out_unit, mut out_blk) = (0usize, 0usize);
+        let mut first_out = vec![];
+        let mut in_offered = false;
+        let mut cycle = 0usize;
+        loop {
+            let busy_bank = |b: bool, out_unit: usize| {
+                accepted[out_unit..]
+                    .iter()
+                    .any(|(ub, _, _)| *ub == b as usize)
+            };
+            uut.key_load.next = false;
+            uut.pf_valid.next = false;
+            uut.du_valid.next = false;
+            let mut wait_done = false;
+            match ops.front_mut() {
+                Some(Op::Load(b, k)) => {
+                    if !busy_bank(*b, out_unit) {
+                        uut.key_load.next = true;
+                        uut.key_bank.next = *b;
+                        uut.key.next = bits_le::<512>(k);
+                    }
+                }
+                Some(Op::Prefetch(b, n)) => {
+                    uut.pf_valid.next = true;
+                    uut.pf_bank.next = *b;
+                    uut.pf_number.next = bits_le::<128>(&n.to_le_bytes());
+                }
+                Some(Op::Unit(b, u)) => {
+                    uut.du_valid.next = true;
+                    uut.du_bank.next = *b;
+                    uut.du_number.next = bits_le::<128>(&u.number.to_le_bytes());
+                    uut.du_blocks.next = bits::<9>(u.blocks.len() as u64);
+                    uut.du_decrypt.next = u.decrypt;
+                }
+                Some(Op::Wait(n)) => {
+                    if *n == 0 {
+                        wait_done = true;
+                    } else {
+                        *n -= 1;
+                    }
+                }
+                None => {}
+            }
+            if !data.is_empty() && !in_offered {
+                in_offered = rng.gen_bool(p_in);
+            }
+            uut.in_valid.next = in_offered;
+            uut.in_data.next = blk(data.front().unwrap_or(&[0; 16]));
+            let ready = rng.gen_bool(p_out);
+            uut.out_ready.next = ready;
+            settle(&mut uut);
+            if uut.out_valid.val() && ready {
+                let (b, want, at) = &accepted[out_unit];
+                let got: [u8; 16] = le_bytes(uut.out_data.val()).try_into().unwrap();
+                assert_eq!(
+                    got, want[out_blk],
+                    "unit {out_unit} (bank {b}) block {out_blk}"
+                );
+                assert_eq!(uut.out_last.val(), out_blk + 1 == want.len());
+                if out_blk == 0 {
+                    first_out.push(cycle - at);
+                }
+                out_blk += 1;
+                if out_blk == want.len() {
+                    out_unit += 1;
+                    out_blk = 0;
+                }
+            }
+            if in_offered && uut.in_ready.val() {
+                data.pop_front();
+                in_offered = false;
+            }
+            let pop = match ops.front() {
+                Some(Op::Load(b, k)) if uut.key_load.val() => {
+                    held[*b as usize] = *k;
+                    true
+                }
+                Some(Op::Prefetch(..)) => uut.pf_ready.val(),
+                Some(Op::Unit(b, u)) if uut.du_ready.val() => {
+                    accepted.push((*b as usize, golden(&held[*b as usize], u), cycle));
+                    data.extend(u.blocks.iter().copied());
+                    true
+                }
+                Some(Op::Wait(_)) => wait_done,
+                _ => false,
+            };
+            if pop {
+                ops.pop_front();
+            }
+            tick(&mut uut, |u| &mut u.clock);
+            cycle += 1;
+            if ops.is_empty() && out_unit == accepted.len() {
+                break;
+            }
+            assert!(cycle < 50_000, "scripted XTS run stalled");
+        }
+        first_out
+    }
+
+    fn rand_unit(rng: &mut impl Rng, blocks: usize) -> Unit {
+        Unit {
+            number: rng.gen::<u64>() as u128,
+            blocks: (0..blocks).map(|_| rng.gen()).collect(),
+            decrypt: rng.gen(),
+        }
+    }
+
+    /// Full: units of bank 0 keep streaming while bank 1 is loaded, units
+    /// of both banks alternate, then bank 0 is reloaded while bank-1 units
+    /// stream; random stalls; every block vs `xts-mode`. The loads never
+    /// drain the engine: the unit after a load starts in the clock its
+    /// tweak is ready.
+    #[test]
+    fn xts_full_two_key_banks() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(21);
+        for round in 0..3 {
+            let k: [[u8; 64]; 3] = [0, 1, 2].map(|_| core::array::from_fn(|_| rng.gen()));
+            let mut script = vec![Op::Load(false, k[0]), Op::Wait(20)];
+            script.push(Op::Unit(false, rand_unit(&mut rng, 32)));
+            script.push(Op::Load(true, k[1]));
+            for i in 0..8 {
+                script.push(Op::Unit(i % 2 == 1, rand_unit(&mut rng, 1 + i * 3)));
+            }
+            script.push(Op::Load(false, k[2]));
+            for i in 0..6 {
+                script.push(Op::Unit(i % 3 != 0, rand_unit(&mut rng, 2 + i)));
+            }
+            let (p_in, p_out) = if round == 0 { (1.0, 1.0) } else { (0.7, 0.7) };
+            let lat = run_script(Config::Full, script, p_in, p_out, round);
+            assert_eq!(lat.len(), 15);
+        }
+    }
+
+    /// Tweak prefetch, both configs: a descriptor whose number and bank
+    /// were prefetched starts its data at once (first block out 15 clocks
+    /// after the descriptor in Full, vs 30 without); a prefetch of another
+    /// number, or of a bank that was reloaded since, is ignored and the
+    /// unit still gets the right tweak. Then random scripts with stalls.
+    fn prefetch(cfg: Config) {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let k: [[u8; 64]; 2] = [0, 1].map(|_| core::array::from_fn(|_| rng.gen()));
+        let dual = cfg == Config::Full;
+        let u = |rng: &mut rand_chacha::ChaCha8Rng, n: u128| Unit {
+            number: n,
+            ..rand_unit(rng, 4)
+        };
+        let script = vec![
+            Op::Load(false, k[0]),
+            Op::Wait(20),
+            // 0: no prefetch.
+            Op::Unit(false, u(&mut rng, 7)),
+            Op::Wait(80),
+            // 1: prefetched.
+            Op::Prefetch(false, 8),
+            Op::Wait(40),
+            Op::Unit(false, u(&mut rng, 8)),
+            Op::Wait(80),
+            // 2: prefetch of another number.
+            Op::Prefetch(false, 9),
+            Op::Wait(40),
+            Op::Unit(false, u(&mut rng, 10)),
+            Op::Wait(80),
+            // 3: prefetched, then its bank reloaded while it computes.
+            Op::Prefetch(false, 11),
+            Op::Load(false, k[1]),
+            Op::Wait(40),
+            Op::Unit(false, u(&mut rng, 11)),
+            Op::Wait(80),
+            // 4: prefetched, then its bank reloaded after it finished.
+            Op::Prefetch(false, 12),
+            Op::Wait(40),
+            Op::Load(false, k[0]),
+            Op::Wait(40),
+            Op::Unit(false, u(&mut rng, 12)),
+            Op::Wait(80),
+        ];
+        let lat = run_script(cfg, script, 1.0, 1.0, 1);
+        let miss = lat[0];
+        assert_eq!(lat[1] + 15, miss, "prefetch hit saves the 15-clock tweak");
+        assert_eq!(lat[2], miss, "other number: no hit");
+        assert_eq!(lat[3], miss, "reloaded bank: no hit");
+        assert_eq!(lat[4], miss, "reloaded bank: no hit");
+        if dual {
+            assert_eq!(miss, 30);
+        }
+        // Random scripts: prefetches (some used, some not) between units of
+        // random banks, loads of the idle bank, random stalls.
+        for seed in 0..4 {
+            let mut script = vec![Op::Load(false, k[0])];
+            if dual {
+                script.push(Op::Load(true, k[1]));
+            }
+            let mut next = 100u128;
+            for _ in 0..30 {
+                let b = dual && rng.gen_bool(0.5);
+                match rng.gen_range(0..6) {
+                    0 => script.push(Op::Prefetch(b, next + rng.gen_range(0..2))),
+                    1 => script.push(Op::Prefetch(b, next)),
+                    2 if dual => {
+                        let key = core::array::from_fn(|_| rng.gen());
+                        script.push(Op::Load(b, key));
+                    }
+                    _ => {}
+                }
+                let blocks = rng.gen_range(1..40);
+                script.push(Op::Unit(
+                    b,
+                    Unit {
+                        number: next,
+                        ..rand_unit(&mut rng, blocks)
+                    },
+                ));
+                next += 1;
+            }
+            run_script(cfg, script, 0.8, 0.7, seed);
+        }
+    }
+
+    #[test]
+    fn xts_full_tweak_prefetch() {
+        prefetch(Config::Full);
+    }
+
+    #[test]
+    fn xts_compact_tweak_prefetch() {
+        prefetch(Config::Compact);
     }
 
     fn back_to_back_units(cfg: Config, n_units: usize) -> (Vec<Unit>, [u8; 64], XtsEngine) {
