@@ -109,6 +109,11 @@ impl Logic for BoardUlx3s {
         self.xts.du_number.next = self.link.xts_du_number.val();
         self.xts.du_blocks.next = self.link.xts_du_blocks.val();
         self.xts.du_decrypt.next = self.link.xts_du_decrypt.val();
+        self.xts.du_bank.next = false;
+        self.xts.key_bank.next = false;
+        self.xts.pf_valid.next = false;
+        self.xts.pf_number.next = 0.into();
+        self.xts.pf_bank.next = false;
         self.xts.in_valid.next = self.link.xts_in_valid.val();
         self.link.xts_in_ready.next = self.xts.in_ready.val();
         self.xts.in_data.next = self.link.xts_in_data.val();

@@ -45,9 +45,10 @@ pub struct AesIter<const TAG: usize> {
     /// Strobe: expand `key` into bank `key_bank` (only while no block of
     /// that bank is in flight).
     pub key_load: Signal<In, Bit>,
-    /// Bank loaded by `key_load` and reported by `key_ready`.
+    /// Bank loaded by `key_load`.
     pub key_bank: Signal<In, Bit>,
-    /// Round keys of bank `key_bank` usable.
+    /// Round keys of the bank named by the latest `key_load` usable (a
+    /// register-only output: no input reaches it combinationally).
     pub key_ready: Signal<Out, Bit>,
     /// Input handshake.
     pub in_valid: Signal<In, Bit>,
@@ -84,6 +85,7 @@ pub struct AesIter<const TAG: usize> {
     run_rk: Signal<Local, Bits<1920>>,
     c14: Constant<Bits<4>>,
     ks: Vec<AesKeySchedule>,
+    kb: DFF<Bit>,
     round: AesRound,
     state: DFF<Bits<128>>,
     rnd: DFF<Bits<4>>,
@@ -139,6 +141,7 @@ impl<const TAG: usize> AesIter<TAG> {
             run_rk: Signal::default(),
             c14: Constant::new(14.into()),
             ks: (0..banks).map(|_| AesKeySchedule::default()).collect(),
+            kb: DFF::default(),
             round: AesRound::default(),
             state: DFF::default(),
             rnd: DFF::default(),
@@ -174,8 +177,13 @@ impl<const TAG: usize> Logic for AesIter<TAG> {
             self.rk1.next = self.ks[b].round_keys.val();
             self.rdy1.next = self.ks[b].ready.val();
         }
+        self.kb.clock.next = self.clock.val();
+        self.kb.d.next = self.kb.q.val();
+        if self.key_load.val() {
+            self.kb.d.next = self.key_bank.val();
+        }
         self.key_ready.next = self.rdy0.val();
-        if self.key_bank.val() {
+        if self.kb.q.val() {
             self.key_ready.next = self.rdy1.val();
         }
         self.in_rk.next = self.rk0.val();

@@ -46,9 +46,10 @@ pub struct AesPipe<const TAG: usize> {
     /// Strobe: expand `key` into bank `key_bank` (only while no block of
     /// that bank is in flight).
     pub key_load: Signal<In, Bit>,
-    /// Bank loaded by `key_load` and reported by `key_ready`.
+    /// Bank loaded by `key_load`.
     pub key_bank: Signal<In, Bit>,
-    /// Round keys of bank `key_bank` usable.
+    /// Round keys of the bank named by the latest `key_load` usable (a
+    /// register-only output: no input reaches it combinationally).
     pub key_ready: Signal<Out, Bit>,
     /// Input handshake.
     pub in_valid: Signal<In, Bit>,
@@ -78,6 +79,7 @@ pub struct AesPipe<const TAG: usize> {
     in_rk: Signal<Local, Bits<1920>>,
     in_key_ready: Signal<Local, Bit>,
     ks: Vec<AesKeySchedule>,
+    kb: DFF<Bit>,
     rounds: [AesRound; ROUNDS],
     data: [DFF<Bits<128>>; ROUNDS],
     tag: [DFF<Bits<TAG>>; ROUNDS],
@@ -122,6 +124,7 @@ impl<const TAG: usize> AesPipe<TAG> {
             in_rk: Signal::default(),
             in_key_ready: Signal::default(),
             ks: (0..banks).map(|_| AesKeySchedule::default()).collect(),
+            kb: DFF::default(),
             rounds: core::array::from_fn(|_| AesRound::default()),
             data: core::array::from_fn(|_| DFF::default()),
             tag: core::array::from_fn(|_| DFF::default()),
@@ -166,8 +169,13 @@ impl<const TAG: usize> Logic for AesPipe<TAG> {
             self.rk1.next = self.ks[b].round_keys.val();
             self.rdy1.next = self.ks[b].ready.val();
         }
+        self.kb.clock.next = self.clock.val();
+        self.kb.d.next = self.kb.q.val();
+        if self.key_load.val() {
+            self.kb.d.next = self.key_bank.val();
+        }
         self.key_ready.next = self.rdy0.val();
-        if self.key_bank.val() {
+        if self.kb.q.val() {
             self.key_ready.next = self.rdy1.val();
         }
         self.in_rk.next = self.rk0.val();

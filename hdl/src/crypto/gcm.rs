@@ -578,6 +578,8 @@ impl Logic for GcmEngine {
             self.pipe[i].reset.next = self.reset.val();
             self.pipe[i].key.next = self.key.val();
             self.pipe[i].key_load.next = self.key_load.val();
+            self.pipe[i].key_bank.next = false;
+            self.pipe[i].in_bank.next = false;
             self.pipe[i].in_valid.next = self.aes_in_valid.val();
             self.pipe[i].in_data.next = self.aes_in_data.val();
             self.pipe[i].in_decrypt.next = false;
@@ -589,6 +591,8 @@ impl Logic for GcmEngine {
             self.iter[i].reset.next = self.reset.val();
             self.iter[i].key.next = self.key.val();
             self.iter[i].key_load.next = self.key_load.val();
+            self.iter[i].key_bank.next = false;
+            self.iter[i].in_bank.next = false;
             self.iter[i].in_valid.next = self.aes_in_valid.val();
             self.iter[i].in_data.next = self.aes_in_data.val();
             self.iter[i].in_decrypt.next = false;

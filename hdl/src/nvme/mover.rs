@@ -234,6 +234,11 @@ pub struct NvmeMover {
     len0: Signal<Local, Bits<13>>,
     rem1: Signal<Local, Bits<21>>,
     need_load: Signal<Local, Bit>,
+    hit0: Signal<Local, Bit>,
+    hit1: Signal<Local, Bit>,
+    preload: Signal<Local, Bit>,
+    lba_side_done: Signal<Local, Bit>,
+    dual: Constant<Bit>,
     list_mode: Signal<Local, Bit>,
     bad_early: Signal<Local, Bit>,
     bad_len: Signal<Local, Bit>,
@@ -274,9 +279,16 @@ pub struct NvmeMover {
     c_len: DFF<Bits<21>>,
     c_4k: DFF<Bit>,
     c_slot: DFF<Bits<4>>,
-    key_ok: DFF<Bit>,
-    loaded_slot: DFF<Bits<4>>,
-    loaded_key: DFF<Bits<512>>,
+    bk_ok0: DFF<Bit>,
+    bk_slot0: DFF<Bits<4>>,
+    bk_key0: DFF<Bits<512>>,
+    bk_ok1: DFF<Bit>,
+    bk_slot1: DFF<Bits<4>>,
+    bk_key1: DFF<Bits<512>>,
+    c_bank: DFF<Bit>,
+    pf_sent: DFF<Bit>,
+    pf_slba: DFF<Bits<64>>,
+    pf_bank: DFF<Bit>,
     status: DFF<Bits<2>>,
     abort: DFF<Bit>,
     nlb: DFF<Bits<13>>,
@@ -382,6 +394,11 @@ impl NvmeMover {
             len0: Default::default(),
             rem1: Default::default(),
             need_load: Default::default(),
+            hit0: Default::default(),
+            hit1: Default::default(),
+            preload: Default::default(),
+            lba_side_done: Default::default(),
+            dual: Constant::new(cfg == Config::Full),
             list_mode: Default::default(),
             bad_early: Default::default(),
             bad_len: Default::default(),
@@ -422,9 +439,16 @@ impl NvmeMover {
             c_len: Default::default(),
             c_4k: Default::default(),
             c_slot: Default::default(),
-            key_ok: Default::default(),
-            loaded_slot: Default::default(),
-            loaded_key: Default::default(),
+            bk_ok0: Default::default(),
+            bk_slot0: Default::default(),
+            bk_key0: Default::default(),
+            bk_ok1: Default::default(),
+            bk_slot1: Default::default(),
+            bk_key1: Default::default(),
+            c_bank: Default::default(),
+            pf_sent: Default::default(),
+            pf_slba: Default::default(),
+            pf_bank: Default::default(),
             status: Default::default(),
             abort: Default::default(),
             nlb: Default::default(),
@@ -464,59 +488,24 @@ impl Logic for NvmeMover {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self,
-            clock,
-            state,
-            c_func,
-            c_op,
-            c_prp1,
-            c_prp2,
-            c_len,
-            c_4k,
-            c_slot,
-            c_list,
-            key_ok,
-            loaded_slot,
-            loaded_key,
-            status,
-            abort,
-            nlb,
-            du_cnt,
-            du_lba,
-            bq_cnt,
-            bq_addr_r,
-            in_units,
-            in_blk,
-            out_units,
-            rd_out,
-            rd_seq,
-            pay_active,
-            pay_beats,
-            gd_cnt,
-            gd_total,
-            nseg_valid,
-            nseg_addr,
-            nseg_len,
-            w_state,
-            w_rem,
-            w_ptr,
-            w_entry,
-            w_validate,
-            w_rem1,
-            w_len0,
-            lock_wk,
-            lock_dt,
+            self, clock, state, c_func, c_op, c_prp1, c_prp2, c_len, c_4k, c_slot, c_list, bk_ok0,
+            bk_slot0, bk_key0, bk_ok1, bk_slot1, bk_key1, c_bank, pf_sent, pf_slba, pf_bank,
+            status, abort, nlb, du_cnt, du_lba, bq_cnt, bq_addr_r, in_units, in_blk, out_units,
+            rd_out, rd_seq, pay_active, pay_beats, gd_cnt, gd_total, nseg_valid, nseg_addr,
+            nseg_len, w_state, w_rem, w_ptr, w_entry, w_validate, w_rem1, w_len0, lock_wk, lock_dt,
             fault_v
         );
         self.xts.clock.next = self.clock.val();
         self.xts.reset.next = self.reset.val();
         self.xts.key.next = self.key_data.val();
         self.xts.key_load.next = false;
-        // The slot of the command being accepted (to compare its key with
-        // the loaded one), then the command's slot.
-        self.key_sel.next = self.c_slot.q.val();
-        if self.state.q.val() == MvState::Idle {
-            self.key_sel.next = self.mv_slot.val();
+        self.xts.key_bank.next = self.c_bank.q.val();
+        // The slot of the command offered by the front (to compare its key
+        // with the banks', and to preload it), except while a command's own
+        // key is loaded.
+        self.key_sel.next = self.mv_slot.val();
+        if self.state.q.val() == MvState::KeyLoad {
+            self.key_sel.next = self.c_slot.q.val();
         }
 
         // -- Decoded command.
@@ -572,10 +561,16 @@ impl Logic for NvmeMover {
                 self.bad_len.next = self.mv_len.val().get_bits::<9>(0) != 0;
             }
         }
-        self.need_load.next = !self.mv_hw.val()
-            & (!self.key_ok.q.val()
-                | (self.mv_slot.val() != self.loaded_slot.q.val())
-                | (self.key_data.val() != self.loaded_key.q.val()));
+        // Key banks (docs/ENGINES.md): does a bank hold the offered
+        // command's key? Full has two, Compact one.
+        self.hit0.next = self.bk_ok0.q.val()
+            & (self.mv_slot.val() == self.bk_slot0.q.val())
+            & (self.key_data.val() == self.bk_key0.q.val());
+        self.hit1.next = self.dual.val()
+            & self.bk_ok1.q.val()
+            & (self.mv_slot.val() == self.bk_slot1.q.val())
+            & (self.key_data.val() == self.bk_key1.q.val());
+        self.need_load.next = !self.mv_hw.val() & !self.hit0.val() & !self.hit1.val();
 
         // -- DMA requester: walker (list entries) has priority; a presented
         // request stays presented until accepted (lock_*).
@@ -750,6 +745,7 @@ impl Logic for NvmeMover {
         self.xts.du_number.next = bit_cast::<128, 64>(self.du_lba.q.val());
         self.xts.du_blocks.next = self.bpl_m1.val() + 1;
         self.xts.du_decrypt.next = self.is_read.val();
+        self.xts.du_bank.next = self.c_bank.q.val();
         self.du_fire.next = self.xts.du_valid.val() & self.xts.du_ready.val();
         if self.du_fire.val() {
             self.du_cnt.d.next = self.du_cnt.q.val() + 1;
@@ -765,6 +761,44 @@ impl Logic for NvmeMover {
             self.bq_cnt.d.next = self.bq_cnt.q.val() + 1;
             self.bq_addr_r.d.next =
                 self.bq_addr_r.q.val() + bit_cast::<64, 13>(self.lba_bytes.val());
+        }
+
+        // -- The next command, while this one runs (the front offers it on
+        // `mv_*` before this one ends; it may still be withdrawn, so nothing
+        // here is more than a hint). Full: load its key into the bank this
+        // command does not use. Both: once this command has issued all its
+        // descriptors, prefetch the tweak of the next command's first LBA.
+        self.preload.next =
+            self.dual.val() & self.run.val() & self.mv_valid.val() & self.need_load.val();
+        if self.preload.val() {
+            self.xts.key_load.next = true;
+            self.xts.key_bank.next = !self.c_bank.q.val();
+            if self.c_bank.q.val() {
+                self.bk_ok0.d.next = true;
+                self.bk_slot0.d.next = self.mv_slot.val();
+                self.bk_key0.d.next = self.key_data.val();
+            } else {
+                self.bk_ok1.d.next = true;
+                self.bk_slot1.d.next = self.mv_slot.val();
+                self.bk_key1.d.next = self.key_data.val();
+            }
+        }
+        self.lba_side_done.next =
+            self.is_hw.val() | self.abort.q.val() | (self.du_cnt.q.val() == self.nlb.q.val());
+        self.xts.pf_valid.next = self.run.val()
+            & self.lba_side_done.val()
+            & self.mv_valid.val()
+            & !self.mv_hw.val()
+            & (self.hit0.val() | self.hit1.val())
+            & !(self.pf_sent.q.val()
+                & (self.pf_slba.q.val() == self.mv_slba.val())
+                & (self.pf_bank.q.val() == !self.hit0.val()));
+        self.xts.pf_number.next = bit_cast::<128, 64>(self.mv_slba.val());
+        self.xts.pf_bank.next = !self.hit0.val();
+        if self.xts.pf_valid.val() & self.xts.pf_ready.val() {
+            self.pf_sent.d.next = true;
+            self.pf_slba.d.next = self.mv_slba.val();
+            self.pf_bank.d.next = !self.hit0.val();
         }
 
         // -- XTS input: backend data (READ), host data (WRITE; zeros after
@@ -908,6 +942,15 @@ impl Logic for NvmeMover {
                     self.c_list.d.next = self.list_mode.val();
                     self.status.d.next = 0.into();
                     self.abort.d.next = false;
+                    self.pf_sent.d.next = false;
+                    // The bank holding its key, or the one to load: not the
+                    // bank the previous command used (keep that key).
+                    self.c_bank.d.next = self.dual.val() & !self.c_bank.q.val();
+                    if self.hit0.val() {
+                        self.c_bank.d.next = false;
+                    } else if self.hit1.val() {
+                        self.c_bank.d.next = true;
+                    }
                     self.du_cnt.d.next = 0.into();
                     self.du_lba.d.next = self.mv_slba.val();
                     self.bq_cnt.d.next = 0.into();
@@ -958,9 +1001,15 @@ impl Logic for NvmeMover {
                 // docs/ENGINES.md: key_load only while the engine is idle,
                 // which it is between commands.
                 self.xts.key_load.next = true;
-                self.key_ok.d.next = true;
-                self.loaded_slot.d.next = self.c_slot.q.val();
-                self.loaded_key.d.next = self.key_data.val();
+                if self.c_bank.q.val() {
+                    self.bk_ok1.d.next = true;
+                    self.bk_slot1.d.next = self.c_slot.q.val();
+                    self.bk_key1.d.next = self.key_data.val();
+                } else {
+                    self.bk_ok0.d.next = true;
+                    self.bk_slot0.d.next = self.c_slot.q.val();
+                    self.bk_key0.d.next = self.key_data.val();
+                }
                 self.state.d.next = MvState::KeyWait;
             }
             MvState::KeyWait => {
@@ -996,7 +1045,9 @@ impl Logic for NvmeMover {
         if self.reset.val() {
             self.state.d.next = MvState::Idle;
             self.w_state.d.next = WalkState::Done;
-            self.key_ok.d.next = false;
+            self.bk_ok0.d.next = false;
+            self.bk_ok1.d.next = false;
+            self.pf_sent.d.next = false;
             self.fault_v.d.next = false;
             self.lock_wk.d.next = false;
             self.lock_dt.d.next = false;
