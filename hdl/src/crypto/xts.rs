@@ -144,6 +144,7 @@ pub struct XtsEngine {
     take_core: Signal<Local, Bit>,
     load_hits_pf: Signal<Local, Bit>,
     dq_go: Signal<Local, Bit>,
+    pend: Signal<Local, Bit>,
     dq_valid: DFF<Bit>,
     dq_num: DFF<Bits<128>>,
     dq_blocks: DFF<Bits<9>>,
@@ -238,6 +239,7 @@ impl XtsEngine {
             take_core: Signal::default(),
             load_hits_pf: Signal::default(),
             dq_go: Signal::default(),
+            pend: Signal::default(),
             dq_valid: DFF::default(),
             dq_num: DFF::default(),
             dq_blocks: DFF::default(),
@@ -352,7 +354,16 @@ impl Logic for XtsEngine {
             & self.bank_eq.val()
             & (self.core_n.q.val() == 0)
             & !self.hold_valid.q.val();
-        self.tweak.in_valid.next = self.dq_valid.q.val() & !self.hit.val();
+        // A descriptor whose tweak is being prefetched right now waits for
+        // it (at most 15 clocks) instead of queueing behind it (30).
+        self.pend.next = self.dq_valid.q.val()
+            & self.pf_busy.q.val()
+            & !self.pf_stale.q.val()
+            & (self.pf_num.q.val() == self.dq_num.q.val())
+            & self.bank_eq.val()
+            & (self.core_n.q.val() == 0)
+            & !self.hold_valid.q.val();
+        self.tweak.in_valid.next = self.dq_valid.q.val() & !self.hit.val() & !self.pend.val();
         self.tweak.in_data.next = self.dq_num.q.val();
         self.tweak.in_bank.next = self.dq_bank.q.val();
         self.tw_dec.next = 0.into();
@@ -373,7 +384,7 @@ impl Logic for XtsEngine {
             self.tweak.in_tag.next = self.tag_pf.val();
         }
         self.du_core_fire.next =
-            self.dq_valid.q.val() & !self.hit.val() & self.tweak.in_ready.val();
+            self.dq_valid.q.val() & !self.hit.val() & !self.pend.val() & self.tweak.in_ready.val();
         self.dq_go.next = self.du_core_fire.val() | self.hit.val();
         self.pf_fire.next = !self.dq_valid.q.val()
             & self.pq_valid.q.val()
@@ -1083,6 +1094,11 @@ mod tests {
             Op::Wait(40),
             Op::Unit(false, u(&mut rng, 12)),
             Op::Wait(80),
+            // 5: the descriptor arrives while its prefetch still computes.
+            Op::Prefetch(false, 13),
+            Op::Wait(4),
+            Op::Unit(false, u(&mut rng, 13)),
+            Op::Wait(80),
         ];
         let lat = run_script(cfg, script, 1.0, 1.0, 1);
         let miss = lat[0];
@@ -1090,6 +1106,11 @@ mod tests {
         assert_eq!(lat[2], miss, "other number: no hit");
         assert_eq!(lat[3], miss, "reloaded bank: no hit");
         assert_eq!(lat[4], miss, "reloaded bank: no hit");
+        assert!(
+            lat[5] > lat[1] && lat[5] < miss,
+            "a descriptor waits for its prefetch in flight ({} clocks)",
+            lat[5]
+        );
         if dual {
             assert_eq!(miss, 31);
         }
