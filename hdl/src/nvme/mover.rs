@@ -580,6 +580,11 @@ impl Logic for NvmeMover {
         if self.run.val() & self.nseg_valid.q.val() & !self.abort.q.val() {
             if self.is_write.val() {
                 self.dt_want.next = self.rd_out.q.val() < self.max_reads.val();
+            } else if self.is_read.val() {
+                // READ: the write header waits for its first decrypted
+                // beat, so the host bus is never held by a header whose
+                // payload is still in the XTS engine (key, tweak, pipeline).
+                self.dt_want.next = !self.pay_active.q.val() & self.xts.out_valid.val();
             } else {
                 self.dt_want.next = !self.pay_active.q.val();
             }
