@@ -1695,7 +1695,7 @@ fn overlap_table<P: Ports>(h: &mut Harness<P>, label: &str) -> Vec<(u32, u64, u6
                 cmd(OP_READ, p1, p2, len, 2 * i + 1, shift, 1 + (i % 4) as u8)
             })
             .collect();
-        let mut pass = |h: &mut Harness<P>, offer: bool| {
+        let pass = |h: &mut Harness<P>, offer: bool| {
             let mut cycles = vec![];
             for (i, c) in cmds.iter().enumerate() {
                 h.offer_next = if offer {

@@ -293,13 +293,12 @@ pub fn check_banks<C: AesCoreSim>(uut: &mut C, seed: u64) -> usize {
         let mut key_bank = false;
         let (mut valid, mut data, mut dec, mut bank) = (false, [0u8; 16], false, false);
         match steps.front() {
-            Some(BankStep::Load(b, k)) => {
-                if in_flight[*b as usize] == 0 {
-                    load = true;
-                    key = *k;
-                    key_bank = *b;
-                }
+            Some(BankStep::Load(b, k)) if in_flight[*b as usize] == 0 => {
+                load = true;
+                key = *k;
+                key_bank = *b;
             }
+            Some(BankStep::Load(..)) => {}
             Some(BankStep::Block(b, d, de)) => {
                 if !offered {
                     offered = rng.gen_bool(0.8);

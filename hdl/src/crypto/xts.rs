@@ -934,13 +934,12 @@ mod tests {
             uut.du_valid.next = false;
             let mut wait_done = false;
             match ops.front_mut() {
-                Some(Op::Load(b, k)) => {
-                    if !busy_bank(*b, out_unit) {
-                        uut.key_load.next = true;
-                        uut.key_bank.next = *b;
-                        uut.key.next = bits_le::<512>(k);
-                    }
+                Some(Op::Load(b, k)) if !busy_bank(*b, out_unit) => {
+                    uut.key_load.next = true;
+                    uut.key_bank.next = *b;
+                    uut.key.next = bits_le::<512>(k);
                 }
+                Some(Op::Load(..)) => {}
                 Some(Op::Prefetch(b, n)) => {
                     uut.pf_valid.next = true;
                     uut.pf_bank.next = *b;
@@ -1121,8 +1120,7 @@ mod tests {
             if dual {
                 script.push(Op::Load(true, k[1]));
             }
-            let mut next = 100u128;
-            for _ in 0..30 {
+            for next in 100u128..130 {
                 let b = dual && rng.gen_bool(0.5);
                 match rng.gen_range(0..6) {
                     0 => script.push(Op::Prefetch(b, next + rng.gen_range(0..2))),
@@ -1141,7 +1139,6 @@ mod tests {
                         ..rand_unit(&mut rng, blocks)
                     },
                 ));
-                next += 1;
             }
             run_script(cfg, script, 0.8, 0.7, seed);
         }

@@ -797,7 +797,7 @@ impl Logic for NvmeMover {
             & (self.hit0.val() | self.hit1.val())
             & !(self.pf_sent.q.val()
                 & (self.pf_slba.q.val() == self.mv_slba.val())
-                & (self.pf_bank.q.val() == !self.hit0.val()));
+                & (self.pf_bank.q.val() != self.hit0.val()));
         self.xts.pf_number.next = bit_cast::<128, 64>(self.mv_slba.val());
         self.xts.pf_bank.next = !self.hit0.val();
         if self.xts.pf_valid.val() & self.xts.pf_ready.val() {
