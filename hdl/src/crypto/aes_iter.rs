@@ -76,13 +76,9 @@ pub struct AesIter<const TAG: usize> {
     key_index: Signal<Local, Bits<4>>,
     key_shift: Signal<Local, Bits<11>>,
     keys_shifted: Signal<Local, Bits<1920>>,
-    rk0: Signal<Local, Bits<1920>>,
-    rk1: Signal<Local, Bits<1920>>,
     rdy0: Signal<Local, Bit>,
     rdy1: Signal<Local, Bit>,
-    in_rk: Signal<Local, Bits<1920>>,
     in_key_ready: Signal<Local, Bit>,
-    run_rk: Signal<Local, Bits<1920>>,
     c14: Constant<Bits<4>>,
     ks: Vec<AesKeySchedule>,
     kb: DFF<Bit>,
@@ -132,13 +128,9 @@ impl<const TAG: usize> AesIter<TAG> {
             key_index: Signal::default(),
             key_shift: Signal::default(),
             keys_shifted: Signal::default(),
-            rk0: Signal::default(),
-            rk1: Signal::default(),
             rdy0: Signal::default(),
             rdy1: Signal::default(),
-            in_rk: Signal::default(),
             in_key_ready: Signal::default(),
-            run_rk: Signal::default(),
             c14: Constant::new(14.into()),
             ks: (0..banks).map(|_| AesKeySchedule::default()).collect(),
             kb: DFF::default(),
@@ -167,14 +159,11 @@ impl<const TAG: usize> Logic for AesIter<TAG> {
             self.ks[b].key.next = self.key.val();
         }
         self.ks[0].load.next = self.key_load.val();
-        self.rk0.next = self.ks[0].round_keys.val();
-        self.rk1.next = self.ks[0].round_keys.val();
         self.rdy0.next = self.ks[0].ready.val();
         self.rdy1.next = self.ks[0].ready.val();
         for b in 1..self.ks.len() {
             self.ks[0].load.next = self.key_load.val() & !self.key_bank.val();
             self.ks[b].load.next = self.key_load.val() & self.key_bank.val();
-            self.rk1.next = self.ks[b].round_keys.val();
             self.rdy1.next = self.ks[b].ready.val();
         }
         self.kb.clock.next = self.clock.val();
@@ -186,15 +175,9 @@ impl<const TAG: usize> Logic for AesIter<TAG> {
         if self.kb.q.val() {
             self.key_ready.next = self.rdy1.val();
         }
-        self.in_rk.next = self.rk0.val();
         self.in_key_ready.next = self.rdy0.val();
         if self.in_bank.val() {
-            self.in_rk.next = self.rk1.val();
             self.in_key_ready.next = self.rdy1.val();
-        }
-        self.run_rk.next = self.rk0.val();
-        if self.bank.q.val() {
-            self.run_rk.next = self.rk1.val();
         }
 
         self.out_free.next = !self.res_valid.q.val() | self.out_ready.val();
@@ -212,7 +195,14 @@ impl<const TAG: usize> Logic for AesIter<TAG> {
         self.round.state.next = self.state.q.val();
         self.round.decrypt.next = self.dec.q.val();
         self.round.last.next = self.rnd.q.val() == self.c14.val();
-        self.keys_shifted.next = self.run_rk.val() >> self.key_shift.val();
+        // The running block's bank, read straight from its schedule (no
+        // 1,920-bit bank multiplexer for Verilator to copy).
+        self.keys_shifted.next = self.ks[0].round_keys.val() >> self.key_shift.val();
+        for b in 1..self.ks.len() {
+            if self.bank.q.val() {
+                self.keys_shifted.next = self.ks[b].round_keys.val() >> self.key_shift.val();
+            }
+        }
         self.round.round_key.next = self.keys_shifted.val().get_bits::<128>(0);
 
         if self.out_ready.val() {
@@ -230,9 +220,20 @@ impl<const TAG: usize> Logic for AesIter<TAG> {
         }
         if self.load.val() {
             // Initial AddRoundKey: w[0] (Cipher) or w[14] (InvCipher).
-            self.state.d.next = self.in_data.val() ^ self.in_rk.val().get_bits::<128>(0);
+            self.state.d.next = self.in_data.val() ^ self.ks[0].round_keys.val().get_bits::<128>(0);
             if self.in_decrypt.val() {
-                self.state.d.next = self.in_data.val() ^ self.in_rk.val().get_bits::<128>(1792);
+                self.state.d.next =
+                    self.in_data.val() ^ self.ks[0].round_keys.val().get_bits::<128>(1792);
+            }
+            for b in 1..self.ks.len() {
+                if self.in_bank.val() {
+                    self.state.d.next =
+                        self.in_data.val() ^ self.ks[b].round_keys.val().get_bits::<128>(0);
+                    if self.in_decrypt.val() {
+                        self.state.d.next =
+                            self.in_data.val() ^ self.ks[b].round_keys.val().get_bits::<128>(1792);
+                    }
+                }
             }
             self.rnd.d.next = 1.into();
             self.busy.d.next = true;

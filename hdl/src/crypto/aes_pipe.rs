@@ -72,11 +72,8 @@ pub struct AesPipe<const TAG: usize> {
     /// The block's `in_tag`.
     pub out_tag: Signal<Out, Bits<TAG>>,
     advance: Signal<Local, Bit>,
-    rk0: Signal<Local, Bits<1920>>,
-    rk1: Signal<Local, Bits<1920>>,
     rdy0: Signal<Local, Bit>,
     rdy1: Signal<Local, Bit>,
-    in_rk: Signal<Local, Bits<1920>>,
     in_key_ready: Signal<Local, Bit>,
     ks: Vec<AesKeySchedule>,
     kb: DFF<Bit>,
@@ -117,11 +114,8 @@ impl<const TAG: usize> AesPipe<TAG> {
             out_data: Signal::default(),
             out_tag: Signal::default(),
             advance: Signal::default(),
-            rk0: Signal::default(),
-            rk1: Signal::default(),
             rdy0: Signal::default(),
             rdy1: Signal::default(),
-            in_rk: Signal::default(),
             in_key_ready: Signal::default(),
             ks: (0..banks).map(|_| AesKeySchedule::default()).collect(),
             kb: DFF::default(),
@@ -159,14 +153,11 @@ impl<const TAG: usize> Logic for AesPipe<TAG> {
             self.ks[b].key.next = self.key.val();
         }
         self.ks[0].load.next = self.key_load.val();
-        self.rk0.next = self.ks[0].round_keys.val();
-        self.rk1.next = self.ks[0].round_keys.val();
         self.rdy0.next = self.ks[0].ready.val();
         self.rdy1.next = self.ks[0].ready.val();
         for b in 1..self.ks.len() {
             self.ks[0].load.next = self.key_load.val() & !self.key_bank.val();
             self.ks[b].load.next = self.key_load.val() & self.key_bank.val();
-            self.rk1.next = self.ks[b].round_keys.val();
             self.rdy1.next = self.ks[b].ready.val();
         }
         self.kb.clock.next = self.clock.val();
@@ -178,10 +169,8 @@ impl<const TAG: usize> Logic for AesPipe<TAG> {
         if self.kb.q.val() {
             self.key_ready.next = self.rdy1.val();
         }
-        self.in_rk.next = self.rk0.val();
         self.in_key_ready.next = self.rdy0.val();
         if self.in_bank.val() {
-            self.in_rk.next = self.rk1.val();
             self.in_key_ready.next = self.rdy1.val();
         }
 
@@ -189,25 +178,49 @@ impl<const TAG: usize> Logic for AesPipe<TAG> {
         self.in_ready.next = self.advance.val() & self.in_key_ready.val();
 
         // Stage 0: initial AddRoundKey (w[0], or w[14] for InvCipher) + round 1.
-        self.rounds[0].state.next = self.in_data.val() ^ self.in_rk.val().get_bits::<128>(0);
-        self.rounds[0].round_key.next = self.in_rk.val().get_bits::<128>(128);
+        // Round keys are selected 128 bits at a time straight from the
+        // bank's schedule (no 1,920-bit bank multiplexer: Verilator copies
+        // wide signals word by word on every evaluation).
+        self.rounds[0].state.next =
+            self.in_data.val() ^ self.ks[0].round_keys.val().get_bits::<128>(0);
+        self.rounds[0].round_key.next = self.ks[0].round_keys.val().get_bits::<128>(128);
         if self.in_decrypt.val() {
-            self.rounds[0].state.next = self.in_data.val() ^ self.in_rk.val().get_bits::<128>(1792);
-            self.rounds[0].round_key.next = self.in_rk.val().get_bits::<128>(1664);
+            self.rounds[0].state.next =
+                self.in_data.val() ^ self.ks[0].round_keys.val().get_bits::<128>(1792);
+            self.rounds[0].round_key.next = self.ks[0].round_keys.val().get_bits::<128>(1664);
+        }
+        for b in 1..self.ks.len() {
+            if self.in_bank.val() {
+                self.rounds[0].state.next =
+                    self.in_data.val() ^ self.ks[b].round_keys.val().get_bits::<128>(0);
+                self.rounds[0].round_key.next = self.ks[b].round_keys.val().get_bits::<128>(128);
+                if self.in_decrypt.val() {
+                    self.rounds[0].state.next =
+                        self.in_data.val() ^ self.ks[b].round_keys.val().get_bits::<128>(1792);
+                    self.rounds[0].round_key.next =
+                        self.ks[b].round_keys.val().get_bits::<128>(1664);
+                }
+            }
         }
         self.rounds[0].decrypt.next = self.in_decrypt.val();
         // Stages 1..13: round j+1 on the block held by stage j-1.
         for j in 1..14 {
             self.rounds[j].state.next = self.data[j - 1].q.val();
             self.rounds[j].decrypt.next = self.dec[j - 1].q.val();
-            self.rounds[j].round_key.next = self.rk0.val().get_bits::<128>(128 * (j + 1));
+            self.rounds[j].round_key.next =
+                self.ks[0].round_keys.val().get_bits::<128>(128 * (j + 1));
             if self.dec[j - 1].q.val() {
-                self.rounds[j].round_key.next = self.rk0.val().get_bits::<128>(128 * (13 - j));
+                self.rounds[j].round_key.next =
+                    self.ks[0].round_keys.val().get_bits::<128>(128 * (13 - j));
             }
-            if self.bank[j - 1].q.val() {
-                self.rounds[j].round_key.next = self.rk1.val().get_bits::<128>(128 * (j + 1));
-                if self.dec[j - 1].q.val() {
-                    self.rounds[j].round_key.next = self.rk1.val().get_bits::<128>(128 * (13 - j));
+            for b in 1..self.ks.len() {
+                if self.bank[j - 1].q.val() {
+                    self.rounds[j].round_key.next =
+                        self.ks[b].round_keys.val().get_bits::<128>(128 * (j + 1));
+                    if self.dec[j - 1].q.val() {
+                        self.rounds[j].round_key.next =
+                            self.ks[b].round_keys.val().get_bits::<128>(128 * (13 - j));
+                    }
                 }
             }
         }
