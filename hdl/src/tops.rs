@@ -138,7 +138,7 @@ fn aes_full() -> String {
 
 fn aes_compact() -> String {
     use rust_hdl::prelude::*;
-    let mut uut = crate::crypto::aes_iter::AesIter::<AES_TOP_TAG>::default();
+    let mut uut = crate::crypto::aes_ring::AesRing::<AES_TOP_TAG>::default();
     uut.connect_all();
     generate_verilog(&uut)
 }

@@ -14,8 +14,18 @@
 use super::aes_sbox::SubBytes;
 use rust_hdl::prelude::*;
 
+/// Clocks from the `load` edge to `ready` (one round key per clock).
+pub const KEY_SCHEDULE_CLOCKS: usize = 15;
+/// Clocks from the `load` edge to `ready` for [`AesKeySchedule::split`].
+pub const KEY_SCHEDULE_SPLIT_CLOCKS: usize = 28;
+
 /// Iterative AES-256 key expansion with round-key storage.
-#[derive(LogicBlock, Default)]
+///
+/// [`AesKeySchedule::split`] registers `temp` (SubWord / RotWord / Rcon)
+/// before the XOR chain, so the S-box and the four chained XORs are in
+/// different clocks: two clocks per round key from *k* = 2 on
+/// ([`KEY_SCHEDULE_SPLIT_CLOCKS`]), for the compact core's Fmax.
+#[derive(LogicBlock)]
 pub struct AesKeySchedule {
     /// Clock.
     pub clock: Signal<In, Clock>,
@@ -44,13 +54,63 @@ pub struct AesKeySchedule {
     n3: Signal<Local, Bits<32>>,
     next_key: Signal<Local, Bits<128>>,
     entry: Signal<Local, Bits<128>>,
+    temp_use: Signal<Local, Bits<32>>,
+    step: Signal<Local, Bit>,
+    split_mode: Constant<Bit>,
+    temp_r: DFF<Bits<32>>,
+    phase: DFF<Bit>,
     sub_word: SubBytes<32>,
+}
+
+impl Default for AesKeySchedule {
+    fn default() -> Self {
+        Self::with_split(false)
+    }
+}
+
+impl AesKeySchedule {
+    /// Two clocks per round key (registered `temp`), see the type docs.
+    pub fn split() -> Self {
+        Self::with_split(true)
+    }
+
+    fn with_split(split: bool) -> Self {
+        Self {
+            clock: Signal::default(),
+            reset: Signal::default(),
+            key: Signal::default(),
+            load: Signal::default(),
+            ready: Signal::default(),
+            round_keys: Signal::default(),
+            keys: DFF::default(),
+            prev: DFF::default(),
+            last: DFF::default(),
+            k: DFF::default(),
+            rcon: DFF::default(),
+            busy: DFF::default(),
+            done: DFF::default(),
+            w: Signal::default(),
+            temp: Signal::default(),
+            n0: Signal::default(),
+            n1: Signal::default(),
+            n2: Signal::default(),
+            n3: Signal::default(),
+            next_key: Signal::default(),
+            entry: Signal::default(),
+            temp_use: Signal::default(),
+            step: Signal::default(),
+            split_mode: Constant::new(split),
+            temp_r: DFF::default(),
+            phase: DFF::default(),
+            sub_word: SubBytes::default(),
+        }
+    }
 }
 
 impl Logic for AesKeySchedule {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, keys, prev, last, k, rcon, busy, done);
+        dff_setup!(self, clock, keys, prev, last, k, rcon, busy, done, temp_r, phase);
         // w[4k-1], RotWord'ed for even k (RotWord on the little-endian word
         // [a0,a1,a2,a3] -> [a1,a2,a3,a0] is a right rotation by 8).
         self.w.next = self.last.q.val().get_bits::<32>(96);
@@ -64,7 +124,19 @@ impl Logic for AesKeySchedule {
         if !self.k.q.val().get_bit(0) {
             self.temp.next = self.sub_word.y.val() ^ bit_cast::<32, 8>(self.rcon.q.val());
         }
-        self.n0.next = self.prev.q.val().get_bits::<32>(0) ^ self.temp.val();
+        // Split: the first clock of a step registers temp, the second uses it
+        // (k = 1 needs no temp and takes one clock).
+        self.temp_use.next = self.temp.val();
+        self.step.next = true;
+        if self.split_mode.val() {
+            self.temp_use.next = self.temp_r.q.val();
+            self.step.next = self.phase.q.val() | (self.k.q.val() == 1);
+            self.temp_r.d.next = self.temp.val();
+            if self.busy.q.val() {
+                self.phase.d.next = !self.phase.q.val() & (self.k.q.val() != 1);
+            }
+        }
+        self.n0.next = self.prev.q.val().get_bits::<32>(0) ^ self.temp_use.val();
         self.n1.next = self.prev.q.val().get_bits::<32>(32) ^ self.n0.val();
         self.n2.next = self.prev.q.val().get_bits::<32>(64) ^ self.n1.val();
         self.n3.next = self.prev.q.val().get_bits::<32>(96) ^ self.n2.val();
@@ -81,11 +153,11 @@ impl Logic for AesKeySchedule {
         if self.load.val() {
             self.entry.next = self.key.val().get_bits::<128>(0);
         }
-        if self.busy.q.val() | self.load.val() {
+        if (self.busy.q.val() & self.step.val()) | self.load.val() {
             self.keys.d.next =
                 (self.keys.q.val() >> 128) | (bit_cast::<1920, 128>(self.entry.val()) << 1792);
         }
-        if self.busy.q.val() {
+        if self.busy.q.val() & self.step.val() {
             self.k.d.next = self.k.q.val() + 1;
             if self.k.q.val() != 1 {
                 self.prev.d.next = self.last.q.val();
@@ -108,6 +180,7 @@ impl Logic for AesKeySchedule {
             self.rcon.d.next = 1.into();
             self.busy.d.next = true;
             self.done.d.next = false;
+            self.phase.d.next = false;
         }
         if self.reset.val() {
             self.busy.d.next = false;
@@ -161,6 +234,31 @@ mod tests {
         assert_eq!(cycles, 15, "load + key 1 + 13 expansion clocks");
         // FIPS-197 Appendix C.3: round[r].k_sch for key 000102..1f
         // (a reload overwrites the previous key completely).
+        let key: Vec<u8> = (0u8..32).collect();
+        let (_, rk) = expand(&mut uut, &key);
+        for (r, want) in crate::crypto::aes_round::tests::C3_KSCH.iter().enumerate() {
+            assert_eq!(
+                hex::encode(&rk[16 * r..16 * r + 16]),
+                *want,
+                "round key {r}"
+            );
+        }
+    }
+
+    /// Split mode: same round keys (FIPS-197 A.3, then a reload with C.3),
+    /// two clocks per round key.
+    #[test]
+    fn key_schedule_split_fips197() {
+        let mut uut = AesKeySchedule::split();
+        uut.connect_all();
+        let mut plain = AesKeySchedule::default();
+        plain.connect_all();
+        let key: Vec<u8> = (0u8..32).map(|i| i.wrapping_mul(37) ^ 0x5a).collect();
+        let (c_plain, rk_plain) = expand(&mut plain, &key);
+        let (c_split, rk_split) = expand(&mut uut, &key);
+        assert_eq!(c_plain, KEY_SCHEDULE_CLOCKS);
+        assert_eq!(c_split, KEY_SCHEDULE_SPLIT_CLOCKS);
+        assert_eq!(hex::encode(&rk_split), hex::encode(&rk_plain));
         let key: Vec<u8> = (0u8..32).collect();
         let (_, rk) = expand(&mut uut, &key);
         for (r, want) in crate::crypto::aes_round::tests::C3_KSCH.iter().enumerate() {

@@ -34,58 +34,42 @@ use rust_hdl::prelude::*;
 /// A 32-bit state column.
 type Bit32 = Bits<32>;
 
-/// (Inv)MixColumns of one 32-bit state column (FIPS-197 §5.1.3, §5.3.3),
-/// the column part of [`AesRound`].
+/// `P(a) = a ^ xtime(xtime(a ^ rot2(a)))` on one 32-bit column: the
+/// circulant {05,00,04,00} with InvMixColumns = MixColumns ∘ P (module
+/// docs). Used inside [`MixColumn`] and, as a pipeline stage of its own,
+/// by the compact ring core (`aes_ring.rs`).
 #[derive(LogicBlock)]
-pub struct MixColumn {
-    /// Column entering (Inv)MixColumns (row *r* = byte *r*).
+pub struct PColumn {
+    /// Column in (row *r* = byte *r*).
     pub a: Signal<In, Bit32>,
-    /// Apply P first (InvMixColumns = MixColumns ∘ P).
-    pub inverse: Signal<In, Bit>,
-    /// Final round: pass the column through unchanged.
-    pub last: Signal<In, Bit>,
-    /// Column leaving (Inv)MixColumns.
+    /// `P(a)`.
     pub y: Signal<Out, Bit32>,
     t: Signal<Local, Bit32>,
     h1: Signal<Local, Bit32>,
     t1: Signal<Local, Bit32>,
     h2: Signal<Local, Bit32>,
     t2: Signal<Local, Bit32>,
-    b: Signal<Local, Bit32>,
-    b1: Signal<Local, Bit32>,
-    b2: Signal<Local, Bit32>,
-    b3: Signal<Local, Bit32>,
-    u: Signal<Local, Bit32>,
-    h3: Signal<Local, Bit32>,
     byte_lsb: Constant<Bit32>,
     byte_hi7: Constant<Bit32>,
 }
 
-impl Default for MixColumn {
+impl Default for PColumn {
     fn default() -> Self {
         Self {
             a: Signal::default(),
-            inverse: Signal::default(),
-            last: Signal::default(),
             y: Signal::default(),
             t: Signal::default(),
             h1: Signal::default(),
             t1: Signal::default(),
             h2: Signal::default(),
             t2: Signal::default(),
-            b: Signal::default(),
-            b1: Signal::default(),
-            b2: Signal::default(),
-            b3: Signal::default(),
-            u: Signal::default(),
-            h3: Signal::default(),
             byte_lsb: Constant::new(bits::<32>(0x0101_0101)),
             byte_hi7: Constant::new(bits::<32>(0xfefe_fefe)),
         }
     }
 }
 
-impl Logic for MixColumn {
+impl Logic for PColumn {
     #[hdl_gen]
     fn update(&mut self) {
         // P(a) = a ^ xtime(xtime(a ^ rot2(a))): InvMixColumns = MixColumns ∘ P.
@@ -103,9 +87,61 @@ impl Logic for MixColumn {
             ^ (self.h2.val() << 1)
             ^ (self.h2.val() << 3)
             ^ (self.h2.val() << 4);
+        self.y.next = self.a.val() ^ self.t2.val();
+    }
+}
+
+/// (Inv)MixColumns of one 32-bit state column (FIPS-197 §5.1.3, §5.3.3),
+/// the column part of [`AesRound`].
+#[derive(LogicBlock)]
+pub struct MixColumn {
+    /// Column entering (Inv)MixColumns (row *r* = byte *r*).
+    pub a: Signal<In, Bit32>,
+    /// Apply P first (InvMixColumns = MixColumns ∘ P).
+    pub inverse: Signal<In, Bit>,
+    /// Final round: pass the column through unchanged.
+    pub last: Signal<In, Bit>,
+    /// Column leaving (Inv)MixColumns.
+    pub y: Signal<Out, Bit32>,
+    p: PColumn,
+    b: Signal<Local, Bit32>,
+    b1: Signal<Local, Bit32>,
+    b2: Signal<Local, Bit32>,
+    b3: Signal<Local, Bit32>,
+    u: Signal<Local, Bit32>,
+    h3: Signal<Local, Bit32>,
+    byte_lsb: Constant<Bit32>,
+    byte_hi7: Constant<Bit32>,
+}
+
+impl Default for MixColumn {
+    fn default() -> Self {
+        Self {
+            a: Signal::default(),
+            inverse: Signal::default(),
+            last: Signal::default(),
+            y: Signal::default(),
+            p: PColumn::default(),
+            b: Signal::default(),
+            b1: Signal::default(),
+            b2: Signal::default(),
+            b3: Signal::default(),
+            u: Signal::default(),
+            h3: Signal::default(),
+            byte_lsb: Constant::new(bits::<32>(0x0101_0101)),
+            byte_hi7: Constant::new(bits::<32>(0xfefe_fefe)),
+        }
+    }
+}
+
+impl Logic for MixColumn {
+    #[hdl_gen]
+    fn update(&mut self) {
+        // InvMixColumns = MixColumns ∘ P (module docs).
+        self.p.a.next = self.a.val();
         self.b.next = self.a.val();
         if self.inverse.val() & !self.last.val() {
-            self.b.next = self.a.val() ^ self.t2.val();
+            self.b.next = self.p.y.val();
         }
         // MixColumns (§5.1.3): b'_r = xtime(b_r ^ b_(r+1)) ^ b_(r+1) ^ b_(r+2) ^ b_(r+3).
         self.b1.next = (self.b.val() >> 8) | (self.b.val() << 24);
@@ -127,6 +163,93 @@ impl Logic for MixColumn {
     }
 }
 
+/// (Inv)ShiftRows of a 128-bit state (FIPS-197 §5.1.2, §5.3.1): byte
+/// masks across the 32-bit columns, no shifts. The first step of
+/// [`AesRound`]; a stage of its own in the compact ring core
+/// (`aes_ring.rs`), where it follows SubBytes (the two commute: ShiftRows
+/// moves whole bytes, SubBytes maps each byte alone).
+#[derive(LogicBlock)]
+pub struct ShiftRows {
+    /// State in.
+    pub state: Signal<In, Bits<128>>,
+    /// 0 = ShiftRows, 1 = InvShiftRows.
+    pub decrypt: Signal<In, Bit>,
+    /// Shifted state.
+    pub y: Signal<Out, Bits<128>>,
+    c0: Signal<Local, Bit32>,
+    c1: Signal<Local, Bit32>,
+    c2: Signal<Local, Bit32>,
+    c3: Signal<Local, Bit32>,
+    row0: Constant<Bit32>,
+    row1: Constant<Bit32>,
+    row2: Constant<Bit32>,
+    row3: Constant<Bit32>,
+}
+
+impl Default for ShiftRows {
+    fn default() -> Self {
+        Self {
+            state: Signal::default(),
+            decrypt: Signal::default(),
+            y: Signal::default(),
+            c0: Signal::default(),
+            c1: Signal::default(),
+            c2: Signal::default(),
+            c3: Signal::default(),
+            row0: Constant::new(bits::<32>(0x0000_00ff)),
+            row1: Constant::new(bits::<32>(0x0000_ff00)),
+            row2: Constant::new(bits::<32>(0x00ff_0000)),
+            row3: Constant::new(bits::<32>(0xff00_0000)),
+        }
+    }
+}
+
+impl Logic for ShiftRows {
+    #[hdl_gen]
+    fn update(&mut self) {
+        // ShiftRows (§5.1.2): new column c, row r = old column (c + r) mod 4.
+        self.c0.next = (self.state.val().get_bits::<32>(0) & self.row0.val())
+            | (self.state.val().get_bits::<32>(32) & self.row1.val())
+            | (self.state.val().get_bits::<32>(64) & self.row2.val())
+            | (self.state.val().get_bits::<32>(96) & self.row3.val());
+        self.c1.next = (self.state.val().get_bits::<32>(32) & self.row0.val())
+            | (self.state.val().get_bits::<32>(64) & self.row1.val())
+            | (self.state.val().get_bits::<32>(96) & self.row2.val())
+            | (self.state.val().get_bits::<32>(0) & self.row3.val());
+        self.c2.next = (self.state.val().get_bits::<32>(64) & self.row0.val())
+            | (self.state.val().get_bits::<32>(96) & self.row1.val())
+            | (self.state.val().get_bits::<32>(0) & self.row2.val())
+            | (self.state.val().get_bits::<32>(32) & self.row3.val());
+        self.c3.next = (self.state.val().get_bits::<32>(96) & self.row0.val())
+            | (self.state.val().get_bits::<32>(0) & self.row1.val())
+            | (self.state.val().get_bits::<32>(32) & self.row2.val())
+            | (self.state.val().get_bits::<32>(64) & self.row3.val());
+        if self.decrypt.val() {
+            // InvShiftRows (§5.3.1): new column c, row r = old column (c - r) mod 4.
+            self.c0.next = (self.state.val().get_bits::<32>(0) & self.row0.val())
+                | (self.state.val().get_bits::<32>(96) & self.row1.val())
+                | (self.state.val().get_bits::<32>(64) & self.row2.val())
+                | (self.state.val().get_bits::<32>(32) & self.row3.val());
+            self.c1.next = (self.state.val().get_bits::<32>(32) & self.row0.val())
+                | (self.state.val().get_bits::<32>(0) & self.row1.val())
+                | (self.state.val().get_bits::<32>(96) & self.row2.val())
+                | (self.state.val().get_bits::<32>(64) & self.row3.val());
+            self.c2.next = (self.state.val().get_bits::<32>(64) & self.row0.val())
+                | (self.state.val().get_bits::<32>(32) & self.row1.val())
+                | (self.state.val().get_bits::<32>(0) & self.row2.val())
+                | (self.state.val().get_bits::<32>(96) & self.row3.val());
+            self.c3.next = (self.state.val().get_bits::<32>(96) & self.row0.val())
+                | (self.state.val().get_bits::<32>(64) & self.row1.val())
+                | (self.state.val().get_bits::<32>(32) & self.row2.val())
+                | (self.state.val().get_bits::<32>(0) & self.row3.val());
+        }
+        self.y.next = bit_cast::<128, 32>(self.c0.val())
+            | (bit_cast::<128, 32>(self.c1.val()) << 32)
+            | (bit_cast::<128, 32>(self.c2.val()) << 64)
+            | (bit_cast::<128, 32>(self.c3.val()) << 96);
+    }
+}
+
 /// Combinational AES round datapath (one encryption or decryption round).
 #[derive(LogicBlock)]
 pub struct AesRound {
@@ -140,13 +263,11 @@ pub struct AesRound {
     pub last: Signal<In, Bit>,
     /// State leaving the round.
     pub result: Signal<Out, Bits<128>>,
+    cols: Signal<Local, Bits<128>>,
     m: Signal<Local, Bits<128>>,
-    row0: Constant<Bit32>,
-    row1: Constant<Bit32>,
-    row2: Constant<Bit32>,
-    row3: Constant<Bit32>,
     zero: Constant<Bit32>,
     zero128: Constant<Bits<128>>,
+    sr: ShiftRows,
     sub: [SubBytes<32>; 4],
     mix: [MixColumn; 4],
 }
@@ -159,13 +280,11 @@ impl Default for AesRound {
             decrypt: Signal::default(),
             last: Signal::default(),
             result: Signal::default(),
+            cols: Signal::default(),
             m: Signal::default(),
-            row0: Constant::new(bits::<32>(0x0000_00ff)),
-            row1: Constant::new(bits::<32>(0x0000_ff00)),
-            row2: Constant::new(bits::<32>(0x00ff_0000)),
-            row3: Constant::new(bits::<32>(0xff00_0000)),
             zero: Constant::new(Bits::default()),
             zero128: Constant::new(Bits::default()),
+            sr: ShiftRows::default(),
             sub: Default::default(),
             mix: Default::default(),
         }
@@ -175,50 +294,23 @@ impl Default for AesRound {
 impl Logic for AesRound {
     #[hdl_gen]
     fn update(&mut self) {
-        // ShiftRows (§5.1.2): new column c, row r = old column (c + r) mod 4.
-        self.sub[0].x.next = (self.state.val().get_bits::<32>(0) & self.row0.val())
-            | (self.state.val().get_bits::<32>(32) & self.row1.val())
-            | (self.state.val().get_bits::<32>(64) & self.row2.val())
-            | (self.state.val().get_bits::<32>(96) & self.row3.val());
-        self.sub[1].x.next = (self.state.val().get_bits::<32>(32) & self.row0.val())
-            | (self.state.val().get_bits::<32>(64) & self.row1.val())
-            | (self.state.val().get_bits::<32>(96) & self.row2.val())
-            | (self.state.val().get_bits::<32>(0) & self.row3.val());
-        self.sub[2].x.next = (self.state.val().get_bits::<32>(64) & self.row0.val())
-            | (self.state.val().get_bits::<32>(96) & self.row1.val())
-            | (self.state.val().get_bits::<32>(0) & self.row2.val())
-            | (self.state.val().get_bits::<32>(32) & self.row3.val());
-        self.sub[3].x.next = (self.state.val().get_bits::<32>(96) & self.row0.val())
-            | (self.state.val().get_bits::<32>(0) & self.row1.val())
-            | (self.state.val().get_bits::<32>(32) & self.row2.val())
-            | (self.state.val().get_bits::<32>(64) & self.row3.val());
-        if self.decrypt.val() {
-            // InvShiftRows (§5.3.1): new column c, row r = old column (c - r) mod 4.
-            self.sub[0].x.next = (self.state.val().get_bits::<32>(0) & self.row0.val())
-                | (self.state.val().get_bits::<32>(96) & self.row1.val())
-                | (self.state.val().get_bits::<32>(64) & self.row2.val())
-                | (self.state.val().get_bits::<32>(32) & self.row3.val());
-            self.sub[1].x.next = (self.state.val().get_bits::<32>(32) & self.row0.val())
-                | (self.state.val().get_bits::<32>(0) & self.row1.val())
-                | (self.state.val().get_bits::<32>(96) & self.row2.val())
-                | (self.state.val().get_bits::<32>(64) & self.row3.val());
-            self.sub[2].x.next = (self.state.val().get_bits::<32>(64) & self.row0.val())
-                | (self.state.val().get_bits::<32>(32) & self.row1.val())
-                | (self.state.val().get_bits::<32>(0) & self.row2.val())
-                | (self.state.val().get_bits::<32>(96) & self.row3.val());
-            self.sub[3].x.next = (self.state.val().get_bits::<32>(96) & self.row0.val())
-                | (self.state.val().get_bits::<32>(64) & self.row1.val())
-                | (self.state.val().get_bits::<32>(32) & self.row2.val())
-                | (self.state.val().get_bits::<32>(0) & self.row3.val());
-        }
+        self.sr.state.next = self.state.val();
+        self.sr.decrypt.next = self.decrypt.val();
         for i in 0..4 {
             // SubBytes / InvSubBytes (§5.1.1 / §5.3.2).
+            self.sub[i].x.next = self.sr.y.val().get_bits::<32>(32 * i);
             self.sub[i].inverse.next = self.decrypt.val();
+        }
+        self.cols.next = bit_cast::<128, 32>(self.sub[0].y.val())
+            | (bit_cast::<128, 32>(self.sub[1].y.val()) << 32)
+            | (bit_cast::<128, 32>(self.sub[2].y.val()) << 64)
+            | (bit_cast::<128, 32>(self.sub[3].y.val()) << 96);
+        for i in 0..4 {
             // InvCipher adds the round key before InvMixColumns (§5.3, Fig. 12).
-            self.mix[i].a.next = self.sub[i].y.val() ^ self.zero.val();
+            self.mix[i].a.next = self.cols.val().get_bits::<32>(32 * i) ^ self.zero.val();
             if self.decrypt.val() {
-                self.mix[i].a.next =
-                    self.sub[i].y.val() ^ self.round_key.val().get_bits::<32>(32 * i);
+                self.mix[i].a.next = self.cols.val().get_bits::<32>(32 * i)
+                    ^ self.round_key.val().get_bits::<32>(32 * i);
             }
             self.mix[i].inverse.next = self.decrypt.val();
             self.mix[i].last.next = self.last.val();

@@ -5,6 +5,7 @@
 pub mod aes_iter;
 pub mod aes_key_schedule;
 pub mod aes_pipe;
+pub mod aes_ring;
 pub mod aes_round;
 pub mod aes_sbox;
 #[cfg(test)]
