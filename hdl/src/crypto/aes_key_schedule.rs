@@ -17,13 +17,14 @@ use rust_hdl::prelude::*;
 /// Clocks from the `load` edge to `ready` (one round key per clock).
 pub const KEY_SCHEDULE_CLOCKS: usize = 15;
 /// Clocks from the `load` edge to `ready` for [`AesKeySchedule::split`].
-pub const KEY_SCHEDULE_SPLIT_CLOCKS: usize = 28;
+pub const KEY_SCHEDULE_SPLIT_CLOCKS: usize = 29;
 
 /// Iterative AES-256 key expansion with round-key storage.
 ///
 /// [`AesKeySchedule::split`] registers `temp` (SubWord / RotWord / Rcon)
 /// before the XOR chain, so the S-box and the four chained XORs are in
-/// different clocks: two clocks per round key from *k* = 2 on
+/// different clocks: two clocks per round key from *k* = 2 on, and the
+/// round-key register's enable comes straight from a flip-flop
 /// ([`KEY_SCHEDULE_SPLIT_CLOCKS`]), for the compact core's Fmax.
 #[derive(LogicBlock)]
 pub struct AesKeySchedule {
@@ -56,9 +57,10 @@ pub struct AesKeySchedule {
     entry: Signal<Local, Bits<128>>,
     temp_use: Signal<Local, Bits<32>>,
     step: Signal<Local, Bit>,
+    shift: Signal<Local, Bit>,
     split_mode: Constant<Bit>,
     temp_r: DFF<Bits<32>>,
-    phase: DFF<Bit>,
+    sh: DFF<Bit>,
     sub_word: SubBytes<32>,
 }
 
@@ -99,9 +101,10 @@ impl AesKeySchedule {
             entry: Signal::default(),
             temp_use: Signal::default(),
             step: Signal::default(),
+            shift: Signal::default(),
             split_mode: Constant::new(split),
             temp_r: DFF::default(),
-            phase: DFF::default(),
+            sh: DFF::default(),
             sub_word: SubBytes::default(),
         }
     }
@@ -110,7 +113,7 @@ impl AesKeySchedule {
 impl Logic for AesKeySchedule {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, keys, prev, last, k, rcon, busy, done, temp_r, phase);
+        dff_setup!(self, clock, keys, prev, last, k, rcon, busy, done, temp_r, sh);
         // w[4k-1], RotWord'ed for even k (RotWord on the little-endian word
         // [a0,a1,a2,a3] -> [a1,a2,a3,a0] is a right rotation by 8).
         self.w.next = self.last.q.val().get_bits::<32>(96);
@@ -124,16 +127,20 @@ impl Logic for AesKeySchedule {
         if !self.k.q.val().get_bit(0) {
             self.temp.next = self.sub_word.y.val() ^ bit_cast::<32, 8>(self.rcon.q.val());
         }
-        // Split: the first clock of a step registers temp, the second uses it
-        // (k = 1 needs no temp and takes one clock).
+        // Split: `sh` (a register, so the 1,920 clock enables hang off a
+        // flip-flop) marks the clocks that shift a round key in: k = 0
+        // (w[0..3]), k = 1 (w[4..7]), then every second clock, after the
+        // clock that registered temp.
         self.temp_use.next = self.temp.val();
         self.step.next = true;
+        self.shift.next = self.busy.q.val() | self.load.val();
         if self.split_mode.val() {
             self.temp_use.next = self.temp_r.q.val();
-            self.step.next = self.phase.q.val() | (self.k.q.val() == 1);
+            self.step.next = self.sh.q.val();
+            self.shift.next = self.sh.q.val();
             self.temp_r.d.next = self.temp.val();
             if self.busy.q.val() {
-                self.phase.d.next = !self.phase.q.val() & (self.k.q.val() != 1);
+                self.sh.d.next = !self.sh.q.val() | (self.k.q.val() == 0);
             }
         }
         self.n0.next = self.prev.q.val().get_bits::<32>(0) ^ self.temp_use.val();
@@ -150,20 +157,23 @@ impl Logic for AesKeySchedule {
         if self.k.q.val() == 1 {
             self.entry.next = self.last.q.val();
         }
+        if self.k.q.val() == 0 {
+            self.entry.next = self.prev.q.val();
+        }
         if self.load.val() {
             self.entry.next = self.key.val().get_bits::<128>(0);
         }
-        if (self.busy.q.val() & self.step.val()) | self.load.val() {
+        if self.shift.val() {
             self.keys.d.next =
                 (self.keys.q.val() >> 128) | (bit_cast::<1920, 128>(self.entry.val()) << 1792);
         }
         if self.busy.q.val() & self.step.val() {
             self.k.d.next = self.k.q.val() + 1;
-            if self.k.q.val() != 1 {
+            if (self.k.q.val() != 1) & (self.k.q.val() != 0) {
                 self.prev.d.next = self.last.q.val();
                 self.last.d.next = self.next_key.val();
             }
-            if !self.k.q.val().get_bit(0) {
+            if !self.k.q.val().get_bit(0) & (self.k.q.val() != 0) {
                 self.rcon.d.next = self.rcon.q.val() << 1;
             }
             if self.k.q.val() == 14 {
@@ -177,14 +187,19 @@ impl Logic for AesKeySchedule {
             self.prev.d.next = self.key.val().get_bits::<128>(0);
             self.last.d.next = self.key.val().get_bits::<128>(128);
             self.k.d.next = 1.into();
+            if self.split_mode.val() {
+                // Split: w[0..3] and w[4..7] shift in on the next two clocks.
+                self.k.d.next = 0.into();
+                self.sh.d.next = true;
+            }
             self.rcon.d.next = 1.into();
             self.busy.d.next = true;
             self.done.d.next = false;
-            self.phase.d.next = false;
         }
         if self.reset.val() {
             self.busy.d.next = false;
             self.done.d.next = false;
+            self.sh.d.next = false;
         }
         self.ready.next = self.done.q.val();
         self.round_keys.next = self.keys.q.val();

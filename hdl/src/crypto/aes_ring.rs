@@ -34,7 +34,7 @@
 //! register + 1 entry + 14 x 3 stages + 1 FIFO). In-order: blocks leave in
 //! the order they entered. `in_ready` depends on registers only.
 //! Key load: the schedule is the split one (two clocks per round key,
-//! `key_ready` 28 clocks after `key_load`); a key may be loaded only while
+//! `key_ready` 29 clocks after `key_load`); a key may be loaded only while
 //! no block is in the core.
 
 use super::aes_key_schedule::AesKeySchedule;
