@@ -10,16 +10,18 @@
 //!
 //! | stage | register in | logic | round key |
 //! |---|---|---|---|
-//! | 0 | `a0`, round `r0`, key index `ki0` | (Inv)SubBytes of every byte (§5.1.1 / §5.3.2), ROM address straight from `a0` | selects `w[ki0]` into `k1` |
-//! | 1 | `a1`, `k1` | (Inv)ShiftRows (§5.1.2 / §5.3.1); InvCipher: `^ k1` (§5.3.4), then P of InvMixColumns unless last | `k1 -> k2` |
-//! | 2 | `a2`, `k2` | MixColumns (§5.1.3) unless last; Cipher: `^ k2` (§5.1.4); result to `a0` (next round) or to the output FIFO (round 14) | |
+//! | 0 | `a0`, round `r0`, key index `ki0` | (Inv)SubBytes of every byte (§5.1.1 / §5.3.2), ROM address straight from `a0` | selects `w[ki0]` into `kd1` (InvCipher) or `ke1` (Cipher), the other zero |
+//! | 1 | `a1`, `kd1` | (Inv)ShiftRows (§5.1.2 / §5.3.1); `^ kd1` (InvCipher AddRoundKey, §5.3.4), then P of InvMixColumns unless last | `ke1 -> ke2` |
+//! | 2 | `a2`, `ke2` | MixColumns (§5.1.3) unless last; `^ ke2` (Cipher AddRoundKey, §5.1.4); result to `a0` (next round) or to the output FIFO (round 14) | |
 //!
 //! SubBytes and ShiftRows commute (ShiftRows moves whole bytes), so the
 //! S-box sits first and reads its address straight from a register;
 //! InvMixColumns = MixColumns ∘ P (aes_round.rs) puts P in stage 1 and the
 //! shared MixColumns in stage 2. Round *r* uses `w[r]` (Cipher) or
 //! `w[14-r]` (InvCipher); the key index rides with the block and the
-//! 15:1 round-key multiplexer ends in a register (`k1`).
+//! 15:1 round-key multiplexer ends in a register. The per-block selects
+//! of stages 1 and 2 (P or not, MixColumns or not, which stage adds the
+//! key) are decided one stage earlier and registered with the block.
 //!
 //! Entry: a block accepted on `in_*` waits in the input register `iq`
 //! and enters stage 0 (`iq ^ w[0]`, or `^ w[14]` for InvCipher, §5.1 /
@@ -87,7 +89,6 @@ pub struct AesRing<const TAG: usize> {
     enter: Signal<Local, Bit>,
     pop: Signal<Local, Bit>,
     last1: Signal<Local, Bit>,
-    last2: Signal<Local, Bit>,
     w_first: Signal<Local, Bits<128>>,
     keys_shifted: Signal<Local, Bits<1920>>,
     key_shift: Signal<Local, Bits<11>>,
@@ -122,13 +123,16 @@ pub struct AesRing<const TAG: usize> {
     r1: DFF<Bits<4>>,
     d1: DFF<Bit>,
     t1: DFF<Bits<TAG>>,
-    k1: DFF<Bits<128>>,
+    kd1: DFF<Bits<128>>,
+    ke1: DFF<Bits<128>>,
+    usep1: DFF<Bit>,
     // Stage 2.
     a2: DFF<Bits<128>>,
     r2: DFF<Bits<4>>,
     d2: DFF<Bit>,
     t2: DFF<Bits<TAG>>,
-    k2: DFF<Bits<128>>,
+    ke2: DFF<Bits<128>>,
+    last2r: DFF<Bit>,
     /// Stage 2 holds a block that goes round again (stage 0 is taken).
     busy2: DFF<Bit>,
     /// Stage 2 holds a block that leaves (round 14 done).
@@ -165,7 +169,6 @@ impl<const TAG: usize> Default for AesRing<TAG> {
             enter: Signal::default(),
             pop: Signal::default(),
             last1: Signal::default(),
-            last2: Signal::default(),
             w_first: Signal::default(),
             keys_shifted: Signal::default(),
             key_shift: Signal::default(),
@@ -197,12 +200,15 @@ impl<const TAG: usize> Default for AesRing<TAG> {
             r1: DFF::default(),
             d1: DFF::default(),
             t1: DFF::default(),
-            k1: DFF::default(),
+            kd1: DFF::default(),
+            ke1: DFF::default(),
+            usep1: DFF::default(),
             a2: DFF::default(),
             r2: DFF::default(),
             d2: DFF::default(),
             t2: DFF::default(),
-            k2: DFF::default(),
+            ke2: DFF::default(),
+            last2r: DFF::default(),
             busy2: DFF::default(),
             fin: DFF::default(),
             e: Default::default(),
@@ -220,7 +226,7 @@ impl<const TAG: usize> Logic for AesRing<TAG> {
     fn update(&mut self) {
         dff_setup!(
             self, clock, iq_v, iq_d, iq_dec, iq_tag, v0, a0, r0, ki0, d0, t0, v1, a1, r1, d1, t1,
-            k1, a2, r2, d2, t2, k2, busy2, fin, wp, rp, cnt, occ
+            kd1, ke1, usep1, a2, r2, d2, t2, ke2, last2r, busy2, fin, wp, rp, cnt, occ
         );
         for i in 0..4 {
             self.e[i].clock.next = self.clock.val();
@@ -261,16 +267,21 @@ impl<const TAG: usize> Logic for AesRing<TAG> {
         self.r1.d.next = self.r0.q.val();
         self.d1.d.next = self.d0.q.val();
         self.t1.d.next = self.t0.q.val();
-        self.k1.d.next = self.keys_shifted.val().get_bits::<128>(0);
+        // The round key goes to stage 1 (InvCipher) or stage 2 (Cipher),
+        // masked here so neither stage has a select in front of its XOR.
+        self.kd1.d.next = self.zero128.val();
+        self.ke1.d.next = self.keys_shifted.val().get_bits::<128>(0);
+        if self.d0.q.val() {
+            self.kd1.d.next = self.keys_shifted.val().get_bits::<128>(0);
+            self.ke1.d.next = self.zero128.val();
+        }
+        self.usep1.d.next = self.d0.q.val() & (self.r0.q.val() != self.c14.val());
 
         // Stage 1: (Inv)ShiftRows; InvCipher adds the key, then P.
         self.last1.next = self.r1.q.val() == self.c14.val();
         self.sr.state.next = self.a1.q.val();
         self.sr.decrypt.next = self.d1.q.val();
-        self.b1.next = self.sr.y.val();
-        if self.d1.q.val() {
-            self.b1.next = self.sr.y.val() ^ self.k1.q.val();
-        }
+        self.b1.next = self.sr.y.val() ^ self.kd1.q.val();
         for i in 0..4 {
             self.pc[i].a.next = self.b1.val().get_bits::<32>(32 * i);
         }
@@ -279,31 +290,28 @@ impl<const TAG: usize> Logic for AesRing<TAG> {
             | (bit_cast::<128, 32>(self.pc[2].y.val()) << 64)
             | (bit_cast::<128, 32>(self.pc[3].y.val()) << 96);
         self.a2.d.next = self.b1.val();
-        if self.d1.q.val() & !self.last1.val() {
+        if self.usep1.q.val() {
             self.a2.d.next = self.p_out.val();
         }
         self.r2.d.next = self.r1.q.val();
         self.d2.d.next = self.d1.q.val();
         self.t2.d.next = self.t1.q.val();
-        self.k2.d.next = self.k1.q.val();
+        self.ke2.d.next = self.ke1.q.val();
+        self.last2r.d.next = self.last1.val();
         self.busy2.d.next = self.v1.q.val() & !self.last1.val();
         self.fin.d.next = self.v1.q.val() & self.last1.val();
 
         // Stage 2: MixColumns unless last; Cipher adds the key.
-        self.last2.next = self.r2.q.val() == self.c14.val();
         for i in 0..4 {
             self.mc[i].a.next = self.a2.q.val().get_bits::<32>(32 * i);
             self.mc[i].inverse.next = false;
-            self.mc[i].last.next = self.last2.val();
+            self.mc[i].last.next = self.last2r.q.val();
         }
         self.m_out.next = bit_cast::<128, 32>(self.mc[0].y.val())
             | (bit_cast::<128, 32>(self.mc[1].y.val()) << 32)
             | (bit_cast::<128, 32>(self.mc[2].y.val()) << 64)
             | (bit_cast::<128, 32>(self.mc[3].y.val()) << 96);
-        self.y.next = self.m_out.val() ^ self.k2.q.val();
-        if self.d2.q.val() {
-            self.y.next = self.m_out.val() ^ self.zero128.val();
-        }
+        self.y.next = self.m_out.val() ^ self.ke2.q.val();
 
         // Back to stage 0: the next round, or a new block, or nothing.
         self.w_first.next = self.ks.round_keys.val().get_bits::<128>(0);

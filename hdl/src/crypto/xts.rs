@@ -53,6 +53,7 @@
 
 use super::aes_iter::AesIter;
 use super::aes_pipe::AesPipe;
+use super::aes_ring::AesRing;
 use crate::Config;
 use rust_hdl::prelude::*;
 
@@ -170,9 +171,20 @@ pub struct XtsEngine {
     pf_num: DFF<Bits<128>>,
     pf_bnk: DFF<Bit>,
     pf_t: DFF<Bits<128>>,
-    tweak: AesIter<TWEAK_TAG>,
+    tc_key_ready: Signal<Local, Bit>,
+    tc_in_valid: Signal<Local, Bit>,
+    tc_in_ready: Signal<Local, Bit>,
+    tc_in_data: Signal<Local, Bits<128>>,
+    tc_in_bank: Signal<Local, Bit>,
+    tc_in_tag: Signal<Local, Bits<TWEAK_TAG>>,
+    tc_out_valid: Signal<Local, Bit>,
+    tc_out_ready: Signal<Local, Bit>,
+    tc_out_data: Signal<Local, Bits<128>>,
+    tc_out_tag: Signal<Local, Bits<TWEAK_TAG>>,
+    tweak: Vec<AesIter<TWEAK_TAG>>,
+    tweak_ring: Vec<AesRing<TWEAK_TAG>>,
     pipe: Vec<AesPipe<DATA_TAG>>,
-    iter: Vec<AesIter<DATA_TAG>>,
+    ring: Vec<AesRing<DATA_TAG>>,
 }
 
 impl XtsEngine {
@@ -180,9 +192,21 @@ impl XtsEngine {
     /// iterative data core (16 B / 14 clocks), one key bank. Both use an
     /// iterative core for tweaks.
     pub fn new(cfg: Config) -> Self {
-        let (pipe, iter, banks) = match cfg {
-            Config::Full => (vec![AesPipe::with_banks(2)], vec![], 2),
-            Config::Compact => (vec![], vec![AesIter::default()], 1),
+        let (pipe, ring, tweak, tweak_ring, banks) = match cfg {
+            Config::Full => (
+                vec![AesPipe::with_banks(2)],
+                vec![],
+                vec![AesIter::with_banks(2)],
+                vec![],
+                2,
+            ),
+            Config::Compact => (
+                vec![],
+                vec![AesRing::default()],
+                vec![],
+                vec![AesRing::default()],
+                1,
+            ),
         };
         Self {
             clock: Signal::default(),
@@ -265,9 +289,20 @@ impl XtsEngine {
             pf_num: DFF::default(),
             pf_bnk: DFF::default(),
             pf_t: DFF::default(),
-            tweak: AesIter::with_banks(banks),
+            tc_key_ready: Signal::default(),
+            tc_in_valid: Signal::default(),
+            tc_in_ready: Signal::default(),
+            tc_in_data: Signal::default(),
+            tc_in_bank: Signal::default(),
+            tc_in_tag: Signal::default(),
+            tc_out_valid: Signal::default(),
+            tc_out_ready: Signal::default(),
+            tc_out_data: Signal::default(),
+            tc_out_tag: Signal::default(),
+            tweak,
+            tweak_ring,
             pipe,
-            iter,
+            ring,
         }
     }
 }
@@ -320,28 +355,51 @@ impl Logic for XtsEngine {
             self.core_out_data.next = self.pipe[i].out_data.val();
             self.core_out_tag.next = self.pipe[i].out_tag.val();
         }
-        for i in 0..self.iter.len() {
-            self.iter[i].clock.next = self.clock.val();
-            self.iter[i].reset.next = self.reset.val();
-            self.iter[i].key.next = self.key.val().get_bits::<256>(0);
-            self.iter[i].key_load.next = self.key_load.val();
-            self.iter[i].key_bank.next = self.key_bank.val();
-            self.iter[i].out_ready.next = self.out_ready.val();
-            self.core_key_ready.next = self.iter[i].key_ready.val();
-            self.core_in_ready.next = self.iter[i].in_ready.val();
-            self.core_out_valid.next = self.iter[i].out_valid.val();
-            self.core_out_data.next = self.iter[i].out_data.val();
-            self.core_out_tag.next = self.iter[i].out_tag.val();
+        for i in 0..self.ring.len() {
+            self.ring[i].clock.next = self.clock.val();
+            self.ring[i].reset.next = self.reset.val();
+            self.ring[i].key.next = self.key.val().get_bits::<256>(0);
+            self.ring[i].key_load.next = self.key_load.val();
+            self.ring[i].key_bank.next = self.key_bank.val();
+            self.ring[i].out_ready.next = self.out_ready.val();
+            self.core_key_ready.next = self.ring[i].key_ready.val();
+            self.core_in_ready.next = self.ring[i].in_ready.val();
+            self.core_out_valid.next = self.ring[i].out_valid.val();
+            self.core_out_data.next = self.ring[i].out_data.val();
+            self.core_out_tag.next = self.ring[i].out_tag.val();
+        }
+
+        // Tweak core (Key2), whichever the config instantiated; its ports
+        // go through the tc_* locals.
+        for i in 0..self.tweak.len() {
+            self.tweak[i].clock.next = self.clock.val();
+            self.tweak[i].reset.next = self.reset.val();
+            self.tweak[i].key.next = self.key.val().get_bits::<256>(256);
+            self.tweak[i].key_load.next = self.key_load.val();
+            self.tweak[i].key_bank.next = self.key_bank.val();
+            self.tweak[i].in_decrypt.next = false;
+            self.tc_key_ready.next = self.tweak[i].key_ready.val();
+            self.tc_in_ready.next = self.tweak[i].in_ready.val();
+            self.tc_out_valid.next = self.tweak[i].out_valid.val();
+            self.tc_out_data.next = self.tweak[i].out_data.val();
+            self.tc_out_tag.next = self.tweak[i].out_tag.val();
+        }
+        for i in 0..self.tweak_ring.len() {
+            self.tweak_ring[i].clock.next = self.clock.val();
+            self.tweak_ring[i].reset.next = self.reset.val();
+            self.tweak_ring[i].key.next = self.key.val().get_bits::<256>(256);
+            self.tweak_ring[i].key_load.next = self.key_load.val();
+            self.tweak_ring[i].key_bank.next = self.key_bank.val();
+            self.tweak_ring[i].in_decrypt.next = false;
+            self.tc_key_ready.next = self.tweak_ring[i].key_ready.val();
+            self.tc_in_ready.next = self.tweak_ring[i].in_ready.val();
+            self.tc_out_valid.next = self.tweak_ring[i].out_valid.val();
+            self.tc_out_data.next = self.tweak_ring[i].out_data.val();
+            self.tc_out_tag.next = self.tweak_ring[i].out_tag.val();
         }
 
         // Tweak core: T = E_K2(i) (IEEE 1619-2007 §5.3.1 step 1), for a
         // descriptor or (when no descriptor is offered) a prefetch.
-        self.tweak.clock.next = self.clock.val();
-        self.tweak.reset.next = self.reset.val();
-        self.tweak.key.next = self.key.val().get_bits::<256>(256);
-        self.tweak.key_load.next = self.key_load.val();
-        self.tweak.key_bank.next = self.key_bank.val();
-        self.tweak.in_decrypt.next = false;
         // Descriptor and prefetch inputs land in one-entry registers (dq,
         // pq), so `du_ready` / `pf_ready` depend on registers only: no
         // input reaches an output combinationally, whatever the key banks.
@@ -363,9 +421,9 @@ impl Logic for XtsEngine {
             & self.bank_eq.val()
             & (self.core_n.q.val() == 0)
             & !self.hold_valid.q.val();
-        self.tweak.in_valid.next = self.dq_valid.q.val() & !self.hit.val() & !self.pend.val();
-        self.tweak.in_data.next = self.dq_num.q.val();
-        self.tweak.in_bank.next = self.dq_bank.q.val();
+        self.tc_in_valid.next = self.dq_valid.q.val() & !self.hit.val() & !self.pend.val();
+        self.tc_in_data.next = self.dq_num.q.val();
+        self.tc_in_bank.next = self.dq_bank.q.val();
         self.tw_dec.next = 0.into();
         if self.dq_dec.q.val() {
             self.tw_dec.next = self.tag_dec.val();
@@ -374,22 +432,22 @@ impl Logic for XtsEngine {
         if self.dq_bank.q.val() {
             self.tw_bank.next = self.tag_bank.val();
         }
-        self.tweak.in_tag.next = bit_cast::<TWEAK_TAG, 9>(self.dq_blocks.q.val())
+        self.tc_in_tag.next = bit_cast::<TWEAK_TAG, 9>(self.dq_blocks.q.val())
             | self.tw_dec.val()
             | self.tw_bank.val();
         if !self.dq_valid.q.val() {
-            self.tweak.in_valid.next = self.pq_valid.q.val() & !self.pf_busy.q.val();
-            self.tweak.in_data.next = self.pq_num.q.val();
-            self.tweak.in_bank.next = self.pq_bank.q.val();
-            self.tweak.in_tag.next = self.tag_pf.val();
+            self.tc_in_valid.next = self.pq_valid.q.val() & !self.pf_busy.q.val();
+            self.tc_in_data.next = self.pq_num.q.val();
+            self.tc_in_bank.next = self.pq_bank.q.val();
+            self.tc_in_tag.next = self.tag_pf.val();
         }
         self.du_core_fire.next =
-            self.dq_valid.q.val() & !self.hit.val() & !self.pend.val() & self.tweak.in_ready.val();
+            self.dq_valid.q.val() & !self.hit.val() & !self.pend.val() & self.tc_in_ready.val();
         self.dq_go.next = self.du_core_fire.val() | self.hit.val();
         self.pf_fire.next = !self.dq_valid.q.val()
             & self.pq_valid.q.val()
             & !self.pf_busy.q.val()
-            & self.tweak.in_ready.val();
+            & self.tc_in_ready.val();
         self.du_ready.next = !self.dq_valid.q.val() | self.dq_go.val();
         self.pf_ready.next = !self.pq_valid.q.val();
         if self.dq_go.val() {
@@ -417,13 +475,13 @@ impl Logic for XtsEngine {
         self.last_fire.next = self.in_fire.val() & (self.remaining.q.val() == 1);
         self.take_next.next = !self.active.q.val() | self.last_fire.val();
         // Next tweak, oldest first: the held prefetch hit, else the core.
-        self.tw_out_pf.next = self.tweak.out_valid.val() & self.tweak.out_tag.val().get_bit(11);
+        self.tw_out_pf.next = self.tc_out_valid.val() & self.tc_out_tag.val().get_bit(11);
         self.take_hold.next = self.take_next.val() & self.hold_valid.q.val();
         self.take_core.next = self.take_next.val()
             & !self.hold_valid.q.val()
-            & self.tweak.out_valid.val()
+            & self.tc_out_valid.val()
             & !self.tw_out_pf.val();
-        self.tweak.out_ready.next =
+        self.tc_out_ready.next =
             self.tw_out_pf.val() | (self.take_next.val() & !self.hold_valid.q.val());
         self.core_in_valid.next = self.in_valid.val() & self.active.q.val();
         self.core_in_data.next = self.in_data.val() ^ self.cur_t.q.val();
@@ -459,10 +517,10 @@ impl Logic for XtsEngine {
             self.hold_valid.d.next = false;
         }
         if self.take_core.val() {
-            self.cur_t.d.next = self.tweak.out_data.val();
-            self.remaining.d.next = self.tweak.out_tag.val().get_bits::<9>(0);
-            self.cur_dec.d.next = self.tweak.out_tag.val().get_bit(9);
-            self.cur_bank.d.next = self.tweak.out_tag.val().get_bit(10);
+            self.cur_t.d.next = self.tc_out_data.val();
+            self.remaining.d.next = self.tc_out_tag.val().get_bits::<9>(0);
+            self.cur_dec.d.next = self.tc_out_tag.val().get_bit(9);
+            self.cur_bank.d.next = self.tc_out_tag.val().get_bit(10);
             self.active.d.next = true;
         }
         // A hit becomes the active unit at once when nothing is ahead of it
@@ -494,7 +552,7 @@ impl Logic for XtsEngine {
         // Prefetch: one in the core at a time; its result waits in pf_t.
         if self.tw_out_pf.val() {
             self.pf_busy.d.next = false;
-            self.pf_t.d.next = self.tweak.out_data.val();
+            self.pf_t.d.next = self.tc_out_data.val();
             self.pf_have.d.next = !self.pf_stale.q.val();
         }
         if self.pf_fire.val() {
@@ -535,15 +593,30 @@ impl Logic for XtsEngine {
             self.pipe[i].in_bank.next = self.cur_bank.q.val();
             self.pipe[i].in_tag.next = self.core_in_tag.val();
         }
-        for i in 0..self.iter.len() {
-            self.iter[i].in_valid.next = self.core_in_valid.val();
-            self.iter[i].in_data.next = self.core_in_data.val();
-            self.iter[i].in_decrypt.next = self.cur_dec.q.val();
-            self.iter[i].in_bank.next = self.cur_bank.q.val();
-            self.iter[i].in_tag.next = self.core_in_tag.val();
+        for i in 0..self.ring.len() {
+            self.ring[i].in_valid.next = self.core_in_valid.val();
+            self.ring[i].in_data.next = self.core_in_data.val();
+            self.ring[i].in_decrypt.next = self.cur_dec.q.val();
+            self.ring[i].in_bank.next = self.cur_bank.q.val();
+            self.ring[i].in_tag.next = self.core_in_tag.val();
         }
 
-        self.key_ready.next = self.core_key_ready.val() & self.tweak.key_ready.val();
+        for i in 0..self.tweak.len() {
+            self.tweak[i].in_valid.next = self.tc_in_valid.val();
+            self.tweak[i].in_data.next = self.tc_in_data.val();
+            self.tweak[i].in_bank.next = self.tc_in_bank.val();
+            self.tweak[i].in_tag.next = self.tc_in_tag.val();
+            self.tweak[i].out_ready.next = self.tc_out_ready.val();
+        }
+        for i in 0..self.tweak_ring.len() {
+            self.tweak_ring[i].in_valid.next = self.tc_in_valid.val();
+            self.tweak_ring[i].in_data.next = self.tc_in_data.val();
+            self.tweak_ring[i].in_bank.next = self.tc_in_bank.val();
+            self.tweak_ring[i].in_tag.next = self.tc_in_tag.val();
+            self.tweak_ring[i].out_ready.next = self.tc_out_ready.val();
+        }
+
+        self.key_ready.next = self.core_key_ready.val() & self.tc_key_ready.val();
 
         // Output: C_j = CC ^ T_j (§5.3.2 step 3) / P_j = PP ^ T_j (§5.4.2).
         self.out_valid.next = self.core_out_valid.val();
@@ -1060,48 +1133,59 @@ mod tests {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
         let k: [[u8; 64]; 2] = [0, 1].map(|_| core::array::from_fn(|_| rng.gen()));
         let dual = cfg == Config::Full;
+        // Compact: the ring cores take ~3x longer (keys, tweak, data).
+        let sc = if dual { 1 } else { 3 };
+        let tw_lat = if dual {
+            crate::crypto::aes_iter::AES_ITER_LATENCY
+        } else {
+            crate::crypto::aes_ring::AES_RING_LATENCY
+        };
         let u = |rng: &mut rand_chacha::ChaCha8Rng, n: u128| Unit {
             number: n,
             ..rand_unit(rng, 4)
         };
         let script = vec![
             Op::Load(false, k[0]),
-            Op::Wait(20),
+            Op::Wait(20 * sc),
             // 0: no prefetch.
             Op::Unit(false, u(&mut rng, 7)),
-            Op::Wait(80),
+            Op::Wait(80 * sc),
             // 1: prefetched.
             Op::Prefetch(false, 8),
-            Op::Wait(40),
+            Op::Wait(40 * sc),
             Op::Unit(false, u(&mut rng, 8)),
-            Op::Wait(80),
+            Op::Wait(80 * sc),
             // 2: prefetch of another number.
             Op::Prefetch(false, 9),
-            Op::Wait(40),
+            Op::Wait(40 * sc),
             Op::Unit(false, u(&mut rng, 10)),
-            Op::Wait(80),
+            Op::Wait(80 * sc),
             // 3: prefetched, then its bank reloaded while it computes.
             Op::Prefetch(false, 11),
             Op::Load(false, k[1]),
-            Op::Wait(40),
+            Op::Wait(40 * sc),
             Op::Unit(false, u(&mut rng, 11)),
-            Op::Wait(80),
+            Op::Wait(80 * sc),
             // 4: prefetched, then its bank reloaded after it finished.
             Op::Prefetch(false, 12),
-            Op::Wait(40),
+            Op::Wait(40 * sc),
             Op::Load(false, k[0]),
-            Op::Wait(40),
+            Op::Wait(40 * sc),
             Op::Unit(false, u(&mut rng, 12)),
-            Op::Wait(80),
+            Op::Wait(80 * sc),
             // 5: the descriptor arrives while its prefetch still computes.
             Op::Prefetch(false, 13),
             Op::Wait(4),
             Op::Unit(false, u(&mut rng, 13)),
-            Op::Wait(80),
+            Op::Wait(80 * sc),
         ];
         let lat = run_script(cfg, script, 1.0, 1.0, 1);
         let miss = lat[0];
-        assert_eq!(lat[1] + 15, miss, "prefetch hit saves the 15-clock tweak");
+        assert_eq!(
+            lat[1] + tw_lat,
+            miss,
+            "prefetch hit saves the tweak core's latency"
+        );
         assert_eq!(lat[2], miss, "other number: no hit");
         assert_eq!(lat[3], miss, "reloaded bank: no hit");
         assert_eq!(lat[4], miss, "reloaded bank: no hit");
