@@ -2,7 +2,7 @@
 //! IVs only. Ports: docs/ENGINES.md "AES-256-GCM engine".
 //!
 //! ## Structure
-//! - An AES-256 core ([`AesPipe`] for [`Config::Full`], [`AesIter`] for
+//! - An AES-256 core ([`AesPipe`] for [`Config::Full`], [`AesRing`] for
 //!   [`Config::Compact`]) produces, per message, `E_K(J0)` first and then
 //!   the keystream `E_K(inc32^i(J0))`, i = 1..n (§7.1 steps 2-3, §6.5
 //!   GCTR). `J0 = IV || 0^31 || 1` (§7.1 step 2, 96-bit IV). The core's
@@ -42,8 +42,8 @@
 //! 14 clocks per payload block (1.14 B/cycle); GHASH takes 4 clocks per
 //! block.
 
-use super::aes_iter::AesIter;
 use super::aes_pipe::AesPipe;
+use super::aes_ring::AesRing;
 use super::ghash::{bits_u128, Ghash};
 use crate::Config;
 use rust_hdl::prelude::*;
@@ -142,7 +142,7 @@ pub struct GcmEngine {
     ones: Constant<Bits<128>>,
     // ---- children ----
     pipe: Vec<AesPipe<1>>,
-    iter: Vec<AesIter<1>>,
+    ring: Vec<AesRing<1>>,
     ghash: Ghash,
     // ---- state ----
     state: DFF<GcmState>,
@@ -254,10 +254,10 @@ impl GcmEngine {
             } else {
                 vec![]
             },
-            iter: if full {
+            ring: if full {
                 vec![]
             } else {
-                vec![AesIter::default()]
+                vec![AesRing::default()]
             },
             ghash: Ghash::new(cfg),
             state: Default::default(),
@@ -320,12 +320,12 @@ impl Logic for GcmEngine {
             self.aes_out_data.next = self.pipe[i].out_data.val();
             self.aes_out_tag.next = self.pipe[i].out_tag.val();
         }
-        for i in 0..self.iter.len() {
-            self.aes_key_ready.next = self.iter[i].key_ready.val();
-            self.aes_in_ready.next = self.iter[i].in_ready.val();
-            self.aes_out_valid.next = self.iter[i].out_valid.val();
-            self.aes_out_data.next = self.iter[i].out_data.val();
-            self.aes_out_tag.next = self.iter[i].out_tag.val();
+        for i in 0..self.ring.len() {
+            self.aes_key_ready.next = self.ring[i].key_ready.val();
+            self.aes_in_ready.next = self.ring[i].in_ready.val();
+            self.aes_out_valid.next = self.ring[i].out_valid.val();
+            self.aes_out_data.next = self.ring[i].out_data.val();
+            self.aes_out_tag.next = self.ring[i].out_tag.val();
         }
         // ---- descriptor-time values ----
         // §7.1 step 5: len64(A) || len64(C), lengths in bits, big-endian.
@@ -586,18 +586,18 @@ impl Logic for GcmEngine {
             self.pipe[i].in_tag.next = self.aes_in_tag.val();
             self.pipe[i].out_ready.next = self.aes_out_ready.val();
         }
-        for i in 0..self.iter.len() {
-            self.iter[i].clock.next = self.clock.val();
-            self.iter[i].reset.next = self.reset.val();
-            self.iter[i].key.next = self.key.val();
-            self.iter[i].key_load.next = self.key_load.val();
-            self.iter[i].key_bank.next = false;
-            self.iter[i].in_bank.next = false;
-            self.iter[i].in_valid.next = self.aes_in_valid.val();
-            self.iter[i].in_data.next = self.aes_in_data.val();
-            self.iter[i].in_decrypt.next = false;
-            self.iter[i].in_tag.next = self.aes_in_tag.val();
-            self.iter[i].out_ready.next = self.aes_out_ready.val();
+        for i in 0..self.ring.len() {
+            self.ring[i].clock.next = self.clock.val();
+            self.ring[i].reset.next = self.reset.val();
+            self.ring[i].key.next = self.key.val();
+            self.ring[i].key_load.next = self.key_load.val();
+            self.ring[i].key_bank.next = false;
+            self.ring[i].in_bank.next = false;
+            self.ring[i].in_valid.next = self.aes_in_valid.val();
+            self.ring[i].in_data.next = self.aes_in_data.val();
+            self.ring[i].in_decrypt.next = false;
+            self.ring[i].in_tag.next = self.aes_in_tag.val();
+            self.ring[i].out_ready.next = self.aes_out_ready.val();
         }
     }
 }
