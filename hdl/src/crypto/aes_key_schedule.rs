@@ -40,6 +40,14 @@ pub struct AesKeySchedule {
     pub ready: Signal<Out, Bit>,
     /// Round key *k* at `[128k+127:128k]`, k = 0..=14 (internal use only).
     pub round_keys: Signal<Out, Bits<1920>>,
+    /// Round key `rk_data` with index `rk_index` is produced this clock,
+    /// for a core that keeps its round keys in a RAM instead of reading
+    /// `round_keys` (internal use only).
+    pub rk_we: Signal<Out, Bit>,
+    /// Index (0..=14) of `rk_data`.
+    pub rk_index: Signal<Out, Bits<4>>,
+    /// The round key produced this clock.
+    pub rk_data: Signal<Out, Bits<128>>,
     keys: DFF<Bits<1920>>,
     prev: DFF<Bits<128>>,
     last: DFF<Bits<128>>,
@@ -84,6 +92,9 @@ impl AesKeySchedule {
             load: Signal::default(),
             ready: Signal::default(),
             round_keys: Signal::default(),
+            rk_we: Signal::default(),
+            rk_index: Signal::default(),
+            rk_data: Signal::default(),
             keys: DFF::default(),
             prev: DFF::default(),
             last: DFF::default(),
@@ -162,6 +173,12 @@ impl Logic for AesKeySchedule {
         }
         if self.load.val() {
             self.entry.next = self.key.val().get_bits::<128>(0);
+        }
+        self.rk_we.next = self.shift.val();
+        self.rk_data.next = self.entry.val();
+        self.rk_index.next = self.k.q.val();
+        if self.load.val() & !self.split_mode.val() {
+            self.rk_index.next = 0.into();
         }
         if self.shift.val() {
             self.keys.d.next =

@@ -10,7 +10,7 @@
 //!
 //! | stage | register in | logic | round key |
 //! |---|---|---|---|
-//! | 0 | `a0`, round `r0`, key index `ki0` | (Inv)SubBytes of every byte (§5.1.1 / §5.3.2), ROM address straight from `a0` | selects `w[ki0]` into `kd1` (InvCipher) or `ke1` (Cipher), the other zero |
+//! | 0 | `a0`, round `r0`, RAM read data `w[r]` / `w[14-r]` | (Inv)SubBytes of every byte (§5.1.1 / §5.3.2), ROM address straight from `a0` | the RAM's output into `kd1` (InvCipher) or `ke1` (Cipher), the other zero |
 //! | 1 | `a1`, `kd1` | (Inv)ShiftRows (§5.1.2 / §5.3.1); `^ kd1` (InvCipher AddRoundKey, §5.3.4), then P of InvMixColumns unless last | `ke1 -> ke2` |
 //! | 2 | `a2`, `ke2` | MixColumns (§5.1.3) unless last; `^ ke2` (Cipher AddRoundKey, §5.1.4); result to `a0` (next round) or to the output FIFO (round 14) | |
 //!
@@ -18,8 +18,11 @@
 //! S-box sits first and reads its address straight from a register;
 //! InvMixColumns = MixColumns ∘ P (aes_round.rs) puts P in stage 1 and the
 //! shared MixColumns in stage 2. Round *r* uses `w[r]` (Cipher) or
-//! `w[14-r]` (InvCipher); the key index rides with the block and the
-//! 15:1 round-key multiplexer ends in a register. The per-block selects
+//! `w[14-r]` (InvCipher). The round keys live in a 16 x 128-bit RAM (LUT
+//! RAM on ECP5: no 15:1 multiplexer of 128-bit registers, and the
+//! schedule's 1,920-bit register is left unread and removed by synthesis);
+//! it is read with the block's next key index as the block enters stage 0,
+//! so the key arrives registered alongside it. The per-block selects
 //! of stages 1 and 2 (P or not, MixColumns or not, which stage adds the
 //! key) are decided one stage earlier and registered with the block.
 //!
@@ -90,8 +93,7 @@ pub struct AesRing<const TAG: usize> {
     pop: Signal<Local, Bit>,
     last1: Signal<Local, Bit>,
     w_first: Signal<Local, Bits<128>>,
-    keys_shifted: Signal<Local, Bits<1920>>,
-    key_shift: Signal<Local, Bits<11>>,
+    ki_next: Signal<Local, Bits<4>>,
     sub_out: Signal<Local, Bits<128>>,
     b1: Signal<Local, Bits<128>>,
     p_out: Signal<Local, Bits<128>>,
@@ -101,6 +103,9 @@ pub struct AesRing<const TAG: usize> {
     c13: Constant<Bits<4>>,
     zero128: Constant<Bits<128>>,
     ks: AesKeySchedule,
+    rk: RAM<Bits<128>, 4>,
+    w0: DFF<Bits<128>>,
+    w14: DFF<Bits<128>>,
     sub: SubBytes<128>,
     sr: ShiftRows,
     pc: [PColumn; 4],
@@ -114,7 +119,6 @@ pub struct AesRing<const TAG: usize> {
     v0: DFF<Bit>,
     a0: DFF<Bits<128>>,
     r0: DFF<Bits<4>>,
-    ki0: DFF<Bits<4>>,
     d0: DFF<Bit>,
     t0: DFF<Bits<TAG>>,
     // Stage 1.
@@ -170,8 +174,7 @@ impl<const TAG: usize> Default for AesRing<TAG> {
             pop: Signal::default(),
             last1: Signal::default(),
             w_first: Signal::default(),
-            keys_shifted: Signal::default(),
-            key_shift: Signal::default(),
+            ki_next: Signal::default(),
             sub_out: Signal::default(),
             b1: Signal::default(),
             p_out: Signal::default(),
@@ -181,6 +184,9 @@ impl<const TAG: usize> Default for AesRing<TAG> {
             c13: Constant::new(13.into()),
             zero128: Constant::new(Bits::default()),
             ks: AesKeySchedule::split(),
+            rk: RAM::default(),
+            w0: DFF::default(),
+            w14: DFF::default(),
             sub: SubBytes::default(),
             sr: ShiftRows::default(),
             pc: Default::default(),
@@ -192,7 +198,6 @@ impl<const TAG: usize> Default for AesRing<TAG> {
             v0: DFF::default(),
             a0: DFF::default(),
             r0: DFF::default(),
-            ki0: DFF::default(),
             d0: DFF::default(),
             t0: DFF::default(),
             v1: DFF::default(),
@@ -225,8 +230,8 @@ impl<const TAG: usize> Logic for AesRing<TAG> {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, iq_v, iq_d, iq_dec, iq_tag, v0, a0, r0, ki0, d0, t0, v1, a1, r1, d1, t1,
-            kd1, ke1, usep1, a2, r2, d2, t2, ke2, last2r, busy2, fin, wp, rp, cnt, occ
+            self, clock, w0, w14, iq_v, iq_d, iq_dec, iq_tag, v0, a0, r0, d0, t0, v1, a1, r1, d1,
+            t1, kd1, ke1, usep1, a2, r2, d2, t2, ke2, last2r, busy2, fin, wp, rp, cnt, occ
         );
         for i in 0..4 {
             self.e[i].clock.next = self.clock.val();
@@ -239,6 +244,19 @@ impl<const TAG: usize> Logic for AesRing<TAG> {
         self.ks.key.next = self.key.val();
         self.ks.load.next = self.key_load.val();
         self.key_ready.next = self.ks.ready.val();
+        // Round keys in a 16 x 128 RAM (LUT RAM on ECP5), written as the
+        // schedule makes them; w[0] and w[14] also in registers for entry.
+        self.rk.write_clock.next = self.clock.val();
+        self.rk.read_clock.next = self.clock.val();
+        self.rk.write_enable.next = self.ks.rk_we.val();
+        self.rk.write_address.next = self.ks.rk_index.val();
+        self.rk.write_data.next = self.ks.rk_data.val();
+        if self.ks.rk_we.val() & (self.ks.rk_index.val() == 0) {
+            self.w0.d.next = self.ks.rk_data.val();
+        }
+        if self.ks.rk_we.val() & (self.ks.rk_index.val() == self.c14.val()) {
+            self.w14.d.next = self.ks.rk_data.val();
+        }
 
         // Admission: stage 0 free next clock, a key, room in ring + FIFO.
         self.enter.next = !self.busy2.q.val()
@@ -246,11 +264,10 @@ impl<const TAG: usize> Logic for AesRing<TAG> {
             & self.ks.ready.val()
             & !self.occ.q.val().get_bit(2);
         self.in_ready.next = !self.iq_v.q.val() | self.enter.val();
-        if self.enter.val() {
-            self.iq_v.d.next = false;
-        }
-        if self.in_valid.val() & (!self.iq_v.q.val() | self.enter.val()) {
-            self.iq_v.d.next = true;
+        // The input register samples whenever it is free, valid or not, so
+        // its 128+ enables depend on ring registers only, never on in_valid.
+        if !self.iq_v.q.val() | self.enter.val() {
+            self.iq_v.d.next = self.in_valid.val();
             self.iq_d.d.next = self.in_data.val();
             self.iq_dec.d.next = self.in_decrypt.val();
             self.iq_tag.d.next = self.in_tag.val();
@@ -260,8 +277,6 @@ impl<const TAG: usize> Logic for AesRing<TAG> {
         self.sub.x.next = self.a0.q.val();
         self.sub.inverse.next = self.d0.q.val();
         self.sub_out.next = self.sub.y.val();
-        self.key_shift.next = bit_cast::<11, 4>(self.ki0.q.val()) << 7;
-        self.keys_shifted.next = self.ks.round_keys.val() >> self.key_shift.val();
         self.v1.d.next = self.v0.q.val();
         self.a1.d.next = self.sub_out.val();
         self.r1.d.next = self.r0.q.val();
@@ -270,9 +285,9 @@ impl<const TAG: usize> Logic for AesRing<TAG> {
         // The round key goes to stage 1 (InvCipher) or stage 2 (Cipher),
         // masked here so neither stage has a select in front of its XOR.
         self.kd1.d.next = self.zero128.val();
-        self.ke1.d.next = self.keys_shifted.val().get_bits::<128>(0);
+        self.ke1.d.next = self.rk.read_data.val();
         if self.d0.q.val() {
-            self.kd1.d.next = self.keys_shifted.val().get_bits::<128>(0);
+            self.kd1.d.next = self.rk.read_data.val();
             self.ke1.d.next = self.zero128.val();
         }
         self.usep1.d.next = self.d0.q.val() & (self.r0.q.val() != self.c14.val());
@@ -314,19 +329,28 @@ impl<const TAG: usize> Logic for AesRing<TAG> {
         self.y.next = self.m_out.val() ^ self.ke2.q.val();
 
         // Back to stage 0: the next round, or a new block, or nothing.
-        self.w_first.next = self.ks.round_keys.val().get_bits::<128>(0);
+        // The RAM reads the round key of the block entering stage 0 (its
+        // registered output is there with the block): w[r] or w[14 - r].
+        self.ki_next.next = self.r2.q.val() + 1;
+        if self.d2.q.val() {
+            self.ki_next.next = self.c13.val() - self.r2.q.val();
+        }
+        if !self.busy2.q.val() {
+            self.ki_next.next = 1.into();
+            if self.iq_dec.q.val() {
+                self.ki_next.next = self.c13.val();
+            }
+        }
+        self.rk.read_address.next = self.ki_next.val();
+        self.w_first.next = self.w0.q.val();
         if self.iq_dec.q.val() {
-            self.w_first.next = self.ks.round_keys.val().get_bits::<128>(1792);
+            self.w_first.next = self.w14.q.val();
         }
         self.v0.d.next = false;
         if self.busy2.q.val() {
             self.v0.d.next = true;
             self.a0.d.next = self.y.val();
             self.r0.d.next = self.r2.q.val() + 1;
-            self.ki0.d.next = self.r2.q.val() + 1;
-            if self.d2.q.val() {
-                self.ki0.d.next = self.c13.val() - self.r2.q.val();
-            }
             self.d0.d.next = self.d2.q.val();
             self.t0.d.next = self.t2.q.val();
         }
@@ -335,10 +359,6 @@ impl<const TAG: usize> Logic for AesRing<TAG> {
             self.v0.d.next = true;
             self.a0.d.next = self.iq_d.q.val() ^ self.w_first.val();
             self.r0.d.next = 1.into();
-            self.ki0.d.next = 1.into();
-            if self.iq_dec.q.val() {
-                self.ki0.d.next = self.c13.val();
-            }
             self.d0.d.next = self.iq_dec.q.val();
             self.t0.d.next = self.iq_tag.q.val();
         }

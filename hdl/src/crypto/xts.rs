@@ -146,6 +146,10 @@ pub struct XtsEngine {
     load_hits_pf: Signal<Local, Bit>,
     dq_go: Signal<Local, Bit>,
     pend: Signal<Local, Bit>,
+    num_eq: Signal<Local, Bit>,
+    dq_ok: Signal<Local, Bit>,
+    eq_r: DFF<Bit>,
+    fresh: DFF<Bit>,
     dq_valid: DFF<Bit>,
     dq_num: DFF<Bits<128>>,
     dq_blocks: DFF<Bits<9>>,
@@ -264,6 +268,10 @@ impl XtsEngine {
             load_hits_pf: Signal::default(),
             dq_go: Signal::default(),
             pend: Signal::default(),
+            num_eq: Signal::default(),
+            dq_ok: Signal::default(),
+            eq_r: DFF::default(),
+            fresh: DFF::default(),
             dq_valid: DFF::default(),
             dq_num: DFF::default(),
             dq_blocks: DFF::default(),
@@ -337,7 +345,9 @@ impl Logic for XtsEngine {
             dq_bank,
             pq_valid,
             pq_num,
-            pq_bank
+            pq_bank,
+            eq_r,
+            fresh
         );
 
         // Data core (Key1), whichever the config instantiated: its outputs
@@ -406,22 +416,33 @@ impl Logic for XtsEngine {
         // A descriptor takes the prefetched tweak when number and bank match
         // and no older descriptor still waits for its tweak (order).
         self.bank_eq.next = !self.dual.val() | (self.pf_bnk.q.val() == self.dq_bank.q.val());
-        self.hit.next = self.dq_valid.q.val()
+        // Full: the 128-bit number compare straight from the registers.
+        // Compact (Fmax): the compare is registered (`eq_r`) and used once
+        // neither number changed on the last edge (`fresh`); a descriptor
+        // waits that one clock in dq before it goes anywhere.
+        self.eq_r.d.next = self.pf_num.q.val() == self.dq_num.q.val();
+        self.num_eq.next = self.pf_num.q.val() == self.dq_num.q.val();
+        self.dq_ok.next = self.dq_valid.q.val();
+        if !self.dual.val() {
+            self.num_eq.next = self.eq_r.q.val();
+            self.dq_ok.next = self.dq_valid.q.val() & self.fresh.q.val();
+        }
+        self.hit.next = self.dq_ok.val()
             & self.pf_have.q.val()
-            & (self.pf_num.q.val() == self.dq_num.q.val())
+            & self.num_eq.val()
             & self.bank_eq.val()
             & (self.core_n.q.val() == 0)
             & !self.hold_valid.q.val();
         // A descriptor whose tweak is being prefetched right now waits for
         // it (at most 15 clocks) instead of queueing behind it (30).
-        self.pend.next = self.dq_valid.q.val()
+        self.pend.next = self.dq_ok.val()
             & self.pf_busy.q.val()
             & !self.pf_stale.q.val()
-            & (self.pf_num.q.val() == self.dq_num.q.val())
+            & self.num_eq.val()
             & self.bank_eq.val()
             & (self.core_n.q.val() == 0)
             & !self.hold_valid.q.val();
-        self.tc_in_valid.next = self.dq_valid.q.val() & !self.hit.val() & !self.pend.val();
+        self.tc_in_valid.next = self.dq_ok.val() & !self.hit.val() & !self.pend.val();
         self.tc_in_data.next = self.dq_num.q.val();
         self.tc_in_bank.next = self.dq_bank.q.val();
         self.tw_dec.next = 0.into();
@@ -442,7 +463,7 @@ impl Logic for XtsEngine {
             self.tc_in_tag.next = self.tag_pf.val();
         }
         self.du_core_fire.next =
-            self.dq_valid.q.val() & !self.hit.val() & !self.pend.val() & self.tc_in_ready.val();
+            self.dq_ok.val() & !self.hit.val() & !self.pend.val() & self.tc_in_ready.val();
         self.dq_go.next = self.du_core_fire.val() | self.hit.val();
         self.pf_fire.next = !self.dq_valid.q.val()
             & self.pq_valid.q.val()
@@ -463,6 +484,7 @@ impl Logic for XtsEngine {
         if self.pf_fire.val() {
             self.pq_valid.d.next = false;
         }
+        self.fresh.d.next = !(self.du_valid.val() & self.du_ready.val()) & !self.pf_fire.val();
         if self.pf_valid.val() & self.pf_ready.val() {
             self.pq_valid.d.next = true;
             self.pq_num.d.next = self.pf_number.val();
