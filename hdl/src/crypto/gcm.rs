@@ -167,6 +167,11 @@ pub struct GcmEngine {
     cs_v: DFF<Bit>,
     /// AAD blocks still to come on `in`.
     a_left: DFF<Bits<29>>,
+    /// `a_left != 0` (and `d_nz`: `d_left != 0`) kept as flip-flops, so
+    /// the active message's phase is known without a 29-bit compare in
+    /// front of the wide enables (compact Fmax).
+    a_nz: DFF<Bit>,
+    d_nz: DFF<Bit>,
     /// Payload blocks still to come on `in`.
     d_left: DFF<Bits<29>>,
     /// Length block `len64(A) || len64(C)`.
@@ -276,6 +281,8 @@ impl GcmEngine {
             pd_ekj0_v: Default::default(),
             cs_v: Default::default(),
             a_left: Default::default(),
+            a_nz: Default::default(),
+            d_nz: Default::default(),
             d_left: Default::default(),
             lenblk: Default::default(),
             amask_last: Default::default(),
@@ -302,9 +309,9 @@ impl Logic for GcmEngine {
     fn update(&mut self) {
         dff_setup!(
             self, clock, state, iv, c_left, ctr, pd_v, pd_a, pd_d, pd_lenblk, pd_amask, pd_dmask,
-            pd_decrypt, pd_tag, pd_ekj0, pd_ekj0_v, cs_v, a_left, d_left, lenblk, amask_last,
-            dmask_last, decrypt, exp_tag, ekj0, ekj0_v, outv, outd, ts_wait, ts_decrypt, ts_exp,
-            ts_ekj0, tagv, tag_r, tag_ok_r
+            pd_decrypt, pd_tag, pd_ekj0, pd_ekj0_v, cs_v, a_left, a_nz, d_nz, d_left, lenblk,
+            amask_last, dmask_last, decrypt, exp_tag, ekj0, ekj0_v, outv, outd, ts_wait,
+            ts_decrypt, ts_exp, ts_ekj0, tagv, tag_r, tag_ok_r
         );
         self.ghash.clock.next = self.clock.val();
         // ---- the AES core's outputs ----
@@ -455,15 +462,16 @@ impl Logic for GcmEngine {
                 }
                 // -- Active message.
                 if self.cs_v.q.val() {
-                    if self.a_left.q.val() != 0 {
+                    if self.a_nz.q.val() {
                         // AAD || 0pad into GHASH.
                         self.in_ready.next = self.ghash.in_ready.val();
                         self.ghash.in_valid.next = self.in_valid.val();
                         self.ghash.in_data.next = self.in_data.val() & self.amask.val();
                         if self.in_valid.val() & self.ghash.in_ready.val() {
                             self.a_left.d.next = self.a_left.q.val() - 1;
+                            self.a_nz.d.next = self.a_left.q.val() != 1;
                         }
-                    } else if self.d_left.q.val() != 0 {
+                    } else if self.d_nz.q.val() {
                         // Payload: out = in ^ keystream; GHASH over the
                         // ciphertext.
                         self.in_ready.next =
@@ -484,6 +492,7 @@ impl Logic for GcmEngine {
                             self.outv.d.next = true;
                             self.outd.d.next = self.xored.val();
                             self.d_left.d.next = self.d_left.q.val() - 1;
+                            self.d_nz.d.next = self.d_left.q.val() != 1;
                         }
                     } else if self.ekj0_v.q.val() & self.ts_idle.val() {
                         // len64(A) || len64(C), the last GHASH block; the
@@ -508,6 +517,8 @@ impl Logic for GcmEngine {
                     self.cs_v.d.next = true;
                     self.a_left.d.next = self.pd_a.q.val();
                     self.d_left.d.next = self.pd_d.q.val();
+                    self.a_nz.d.next = self.pd_a.q.val() != 0;
+                    self.d_nz.d.next = self.pd_d.q.val() != 0;
                     self.lenblk.d.next = self.pd_lenblk.q.val();
                     self.amask_last.d.next = self.pd_amask.q.val();
                     self.dmask_last.d.next = self.pd_dmask.q.val();
