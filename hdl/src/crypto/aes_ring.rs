@@ -415,18 +415,17 @@ impl<const TAG: usize> Logic for AesRing<TAG> {
         if self.iq_dec.q.val() {
             self.w_first.next = self.w14.q.val();
         }
-        self.v0.d.next = false;
+        // Data and tags are selected by busy2 alone (a register): with
+        // stage 0 free they carry the input register's block whether it
+        // enters or not; only v0 depends on `enter`.
+        self.v0.d.next = self.busy2.q.val() | self.enter.val();
         self.a_next.next = self.y.val();
         self.dec_next.next = self.d2.q.val();
-        if self.busy2.q.val() {
-            self.v0.d.next = true;
-            self.r0.d.next = self.r2.q.val() + 1;
-            self.d0.d.next = self.d2.q.val();
-            self.t0.d.next = self.t2.q.val();
-        }
-        if self.enter.val() {
+        self.r0.d.next = self.r2.q.val() + 1;
+        self.d0.d.next = self.d2.q.val();
+        self.t0.d.next = self.t2.q.val();
+        if !self.busy2.q.val() {
             // Initial AddRoundKey: w[0] (Cipher) or w[14] (InvCipher).
-            self.v0.d.next = true;
             self.a_next.next = self.iq_d.q.val() ^ self.w_first.val();
             self.dec_next.next = self.iq_dec.q.val();
             self.r0.d.next = 1.into();
