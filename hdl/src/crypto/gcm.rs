@@ -150,6 +150,8 @@ pub struct GcmEngine {
     iv: DFF<Bits<96>>,
     /// Counter blocks (J0 included) still to issue to the core.
     c_left: DFF<Bits<30>>,
+    /// `c_left != 0` as a flip-flop (no 30-bit compare before `msg_ready`).
+    c_nz: DFF<Bit>,
     /// Next counter value (32-bit, big-endian in block bytes 12..15).
     ctr: DFF<Bits<32>>,
     // Pending descriptor (accepted, waiting for the active context).
@@ -268,6 +270,7 @@ impl GcmEngine {
             state: Default::default(),
             iv: Default::default(),
             c_left: Default::default(),
+            c_nz: Default::default(),
             ctr: Default::default(),
             pd_v: Default::default(),
             pd_a: Default::default(),
@@ -308,9 +311,9 @@ impl Logic for GcmEngine {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, state, iv, c_left, ctr, pd_v, pd_a, pd_d, pd_lenblk, pd_amask, pd_dmask,
-            pd_decrypt, pd_tag, pd_ekj0, pd_ekj0_v, cs_v, a_left, a_nz, d_nz, d_left, lenblk,
-            amask_last, dmask_last, decrypt, exp_tag, ekj0, ekj0_v, outv, outd, ts_wait,
+            self, clock, state, iv, c_left, c_nz, ctr, pd_v, pd_a, pd_d, pd_lenblk, pd_amask,
+            pd_dmask, pd_decrypt, pd_tag, pd_ekj0, pd_ekj0_v, cs_v, a_left, a_nz, d_nz, d_left,
+            lenblk, amask_last, dmask_last, decrypt, exp_tag, ekj0, ekj0_v, outv, outd, ts_wait,
             ts_decrypt, ts_exp, ts_ekj0, tagv, tag_r, tag_ok_r
         );
         self.ghash.clock.next = self.clock.val();
@@ -438,11 +441,12 @@ impl Logic for GcmEngine {
             GcmState::Keyed => {
                 self.key_ready.next = true;
                 // -- Issue side: J0 (tag 0), then inc32(J0).. (tag 1), §6.5.
-                if self.c_left.q.val() != 0 {
+                if self.c_nz.q.val() {
                     self.aes_in_valid.next = true;
                     self.aes_in_tag.next = (self.ctr.q.val() != 1).into();
                     if self.aes_in_ready.val() {
                         self.c_left.d.next = self.c_left.q.val() - 1;
+                        self.c_nz.d.next = self.c_left.q.val() != 1;
                         self.ctr.d.next = self.ctr.q.val() + 1;
                     }
                 }
@@ -545,10 +549,11 @@ impl Logic for GcmEngine {
                 }
                 // -- Descriptors: one pending while the newest one's counter
                 // blocks are still being issued.
-                self.msg_ready.next = !self.pd_v.q.val() & (self.c_left.q.val() == 0);
+                self.msg_ready.next = !self.pd_v.q.val() & !self.c_nz.q.val();
                 if self.msg_valid.val() & self.msg_ready.val() {
                     self.iv.d.next = self.msg_iv.val();
                     self.c_left.d.next = bit_cast::<30, 29>(self.d_blocks.val()) + 1;
+                    self.c_nz.d.next = true;
                     // J0 = IV || 0^31 || 1 (§7.1 step 2).
                     self.ctr.d.next = 1.into();
                     self.pd_v.d.next = true;
@@ -571,6 +576,7 @@ impl Logic for GcmEngine {
             self.tagv.d.next = false;
             self.outv.d.next = false;
             self.c_left.d.next = 0.into();
+            self.c_nz.d.next = false;
         }
         if self.key_load.val() {
             self.state.d.next = GcmState::KeyWait;
