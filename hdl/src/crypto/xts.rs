@@ -160,6 +160,9 @@ pub struct XtsEngine {
     pq_bank: DFF<Bit>,
     cur_t: DFF<Bits<128>>,
     remaining: DFF<Bits<9>>,
+    /// `remaining == 1` as a flip-flop (the unit's last block without a
+    /// compare in front of the hand-over's wide enables).
+    rem_one: DFF<Bit>,
     cur_dec: DFF<Bit>,
     cur_bank: DFF<Bit>,
     active: DFF<Bit>,
@@ -282,6 +285,7 @@ impl XtsEngine {
             pq_bank: DFF::default(),
             cur_t: DFF::default(),
             remaining: DFF::default(),
+            rem_one: DFF::default(),
             cur_dec: DFF::default(),
             cur_bank: DFF::default(),
             active: DFF::default(),
@@ -323,6 +327,7 @@ impl Logic for XtsEngine {
             clock,
             cur_t,
             remaining,
+            rem_one,
             cur_dec,
             cur_bank,
             active,
@@ -494,7 +499,7 @@ impl Logic for XtsEngine {
         // Active unit: feed P_j ^ T_j (or C_j ^ T_j) to the data core.
         self.in_ready.next = self.active.q.val() & self.core_in_ready.val();
         self.in_fire.next = self.in_valid.val() & self.active.q.val() & self.core_in_ready.val();
-        self.last_fire.next = self.in_fire.val() & (self.remaining.q.val() == 1);
+        self.last_fire.next = self.in_fire.val() & self.rem_one.q.val();
         self.take_next.next = !self.active.q.val() | self.last_fire.val();
         // Next tweak, oldest first: the held prefetch hit, else the core.
         self.tw_out_pf.next = self.tc_out_valid.val() & self.tc_out_tag.val().get_bit(11);
@@ -508,7 +513,7 @@ impl Logic for XtsEngine {
         self.core_in_valid.next = self.in_valid.val() & self.active.q.val();
         self.core_in_data.next = self.in_data.val() ^ self.cur_t.q.val();
         self.core_in_tag.next = bit_cast::<DATA_TAG, 128>(self.cur_t.q.val());
-        if self.remaining.q.val() == 1 {
+        if self.rem_one.q.val() {
             self.core_in_tag.next =
                 bit_cast::<DATA_TAG, 128>(self.cur_t.q.val()) | self.tag_last.val();
         }
@@ -526,6 +531,7 @@ impl Logic for XtsEngine {
         if self.in_fire.val() {
             self.cur_t.d.next = self.t_alpha.val();
             self.remaining.d.next = self.remaining.q.val() - 1;
+            self.rem_one.d.next = self.remaining.q.val() == 2;
         }
         if self.last_fire.val() {
             self.active.d.next = false;
@@ -533,6 +539,7 @@ impl Logic for XtsEngine {
         if self.take_hold.val() {
             self.cur_t.d.next = self.hold_t.q.val();
             self.remaining.d.next = self.hold_blocks.q.val();
+            self.rem_one.d.next = self.hold_blocks.q.val() == 1;
             self.cur_dec.d.next = self.hold_dec.q.val();
             self.cur_bank.d.next = self.hold_bank.q.val();
             self.active.d.next = true;
@@ -541,6 +548,7 @@ impl Logic for XtsEngine {
         if self.take_core.val() {
             self.cur_t.d.next = self.tc_out_data.val();
             self.remaining.d.next = self.tc_out_tag.val().get_bits::<9>(0);
+            self.rem_one.d.next = self.tc_out_tag.val().get_bits::<9>(0) == 1;
             self.cur_dec.d.next = self.tc_out_tag.val().get_bit(9);
             self.cur_bank.d.next = self.tc_out_tag.val().get_bit(10);
             self.active.d.next = true;
@@ -553,6 +561,7 @@ impl Logic for XtsEngine {
             if self.take_next.val() {
                 self.cur_t.d.next = self.pf_t.q.val();
                 self.remaining.d.next = self.dq_blocks.q.val();
+                self.rem_one.d.next = self.dq_blocks.q.val() == 1;
                 self.cur_dec.d.next = self.dq_dec.q.val();
                 self.cur_bank.d.next = self.dq_bank.q.val();
                 self.active.d.next = true;
