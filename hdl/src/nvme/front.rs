@@ -88,8 +88,10 @@
 //! - A SQ whose CQ is full is skipped at fetch time (flop vector `cqfull`),
 //!   so a guest that stops consuming completions stalls only its own queues.
 //!   A CQ with fewer than 5 free slots (`cqlow`) is not fetched for while a
-//!   command of the pipeline completes on it, so every command in flight
-//!   has a CQ slot when it is posted (pipelined posts never wait for room).
+//!   command of the pipeline (D, A, P or a fetch slot) completes on it, so
+//!   every command in flight has a CQ slot when it is posted (at a fetch at
+//!   most D, A, P, the other slot and the new entry: 5; pipelined posts
+//!   never wait for room).
 //! - A function with a reset pending (FLR strobe, VF Enable clear) or a
 //!   controller reset (CC.EN 1 -> 0) issues no further fetch, CQE or
 //!   interrupt: its command in P is withdrawn (`mv_valid` drops at once, the
@@ -497,7 +499,7 @@ pub struct NvmeFront {
     ivw_v: Signal<Local, Bits<4>>,
     ivw_en: Signal<Local, Bit>,
     ivw_sh: Signal<Local, Bits<6>>,
-    /// CQ has fewer than 4 free slots: not fetched for while a command of
+    /// CQ has fewer than 5 free slots: not fetched for while a command of
     /// the pipeline targets it (every command in flight has a slot).
     cqlow: DFF<Bits<512>>,
     /// P: an I/O command offered to the mover (`mv_*`), not yet accepted.
