@@ -103,6 +103,12 @@ struct Tb {
     rq_log: Vec<(u8, bool, u64)>,
     /// Clocks the mover stand-in takes per READ / WRITE / ZEROES command.
     mv_delay: u32,
+    /// Host read latency: clocks from a read's header to its first beat
+    /// (0: the next clock), and the clock each queued read may start.
+    rd_latency: u64,
+    read_at: VecDeque<u64>,
+    /// Most SQE reads outstanding at once (header accepted, not complete).
+    max_reads: usize,
 }
 
 impl Tb {
@@ -143,6 +149,9 @@ impl Tb {
             cid: 0x100,
             rq_log: Vec::new(),
             mv_delay: 20,
+            rd_latency: 0,
+            read_at: VecDeque::new(),
+            max_reads: 0,
         };
         // Every function's reset job runs after reset.
         tb.steps(200);
@@ -222,7 +231,9 @@ impl Tb {
         };
         // Read completions: one beat per clock, in order.
         let mut rc = None;
-        if let Some(&(a, l, _f)) = self.reads.front() {
+        let now = self.sim.cycle();
+        let started = self.read_at.front().is_some_and(|&t| now >= t);
+        if let (Some(&(a, l, _f)), true) = (self.reads.front(), started) {
             let beats = l.div_ceil(16);
             let addr = a + 16 * self.read_beat as u64;
             let err = self.fault_pages.contains(&(a >> 12));
@@ -237,6 +248,8 @@ impl Tb {
         // A request's completion beats start after its header.
         if let Some(r) = new_read {
             self.reads.push_back(r);
+            self.read_at.push_back(now + 1 + self.rd_latency);
+            self.max_reads = self.max_reads.max(self.reads.len());
         }
         let s = &mut self.sim;
         match rc {
@@ -250,6 +263,7 @@ impl Tb {
                 self.read_beat += 1;
                 if last {
                     self.reads.pop_front();
+                    self.read_at.pop_front();
                     self.read_beat = 0;
                 }
             }
@@ -1905,5 +1919,115 @@ fn pipelined_reads_never_overfill_a_cq() {
         );
         let got: Vec<u16> = (0..n).map(|_| tb.cqe(2, 1).cid).collect();
         assert_eq!(got, cids);
+    }
+}
+
+/// With a slow host (64-clock reads) the front keeps two SQE fetches in
+/// flight, so the mover gets its next command as soon as it finishes one
+/// even when a command takes it fewer clocks than a fetch: 16 commands over
+/// two functions at 51 clocks each run back to back. One fetch at a time
+/// (the previous front) took ~75 clocks per command here. Completions keep
+/// their CID, SQHD and per-queue order.
+#[test]
+fn two_fetches_in_flight_keep_a_fast_mover_busy() {
+    let mut tb = Tb::new();
+    for f in 1..=2u8 {
+        assert!(tb.enable(f, 8));
+        tb.create_pair(f, 1, 32);
+    }
+    tb.rd_latency = 64;
+    tb.mv_delay = 50; // 51 clocks from accept to md_valid
+    tb.max_reads = 0;
+    let mv0 = tb.mv_log.len();
+    let mut want: HashMap<u8, Vec<u16>> = HashMap::new();
+    for i in 0..16u64 {
+        let f = 1 + (i % 2) as u8;
+        let cid = tb.submit(f, 1, rw(0x02, 1, i, 0));
+        want.entry(f).or_default().push(cid);
+    }
+    let mut first = None;
+    while tb.mv_log.len() < mv0 + 16 || tb.mover.is_some() {
+        tb.step();
+        if first.is_none() && tb.mv_log.len() > mv0 {
+            first = Some(tb.sim.cycle());
+        }
+        assert!(tb.sim.cycle() < 100_000);
+    }
+    let span = tb.sim.cycle() - first.unwrap();
+    eprintln!(
+        "16 commands at the mover in {span} clocks ({:.1} per command), {} SQE reads in flight at most",
+        span as f64 / 16.0,
+        tb.max_reads
+    );
+    assert!(
+        tb.max_reads >= 2,
+        "a fetch is issued while one is outstanding"
+    );
+    assert!(
+        span <= 16 * 56,
+        "the mover waited for commands: {span} clocks for 16 x 51"
+    );
+    for f in 1..=2u8 {
+        for (k, &cid) in want[&f].iter().enumerate() {
+            let c = tb.cqe(f, 1);
+            assert_eq!((c.cid, c.status, c.sqid), (cid, SUCCESS, 1), "function {f}");
+            assert_eq!(c.sqhd, k as u16 + 1);
+        }
+    }
+}
+
+/// A function reset (FLR strobe or CC.EN 1 -> 0) while its SQE reads are
+/// outstanding in the fetch slots (slow host): the fetched entries are
+/// dropped when they arrive (no mover command, DMA or interrupt for that
+/// function after the reset), the other function's commands complete in
+/// order, and the reset function serves commands again afterwards.
+#[test]
+fn reset_drops_entries_in_the_fetch_slots() {
+    for cc_en in [false, true] {
+        for delay in (0..150).step_by(9) {
+            let mut tb = Tb::new();
+            for f in 1..=2u8 {
+                assert!(tb.enable(f, 8));
+                tb.create_pair(f, 1, 16);
+            }
+            tb.rd_latency = 64;
+            tb.mv_delay = 50;
+            let mut cids = Vec::new();
+            for i in 0..6u64 {
+                let f = 1 + (i % 2) as u8;
+                let cid = tb.submit(f, 1, rw(0x02, 1, i, 0));
+                if f == 2 {
+                    cids.push(cid);
+                }
+            }
+            tb.steps(delay);
+            let what = format!("{} after {delay}", if cc_en { "CC.EN 0" } else { "FLR" });
+            let (rq, irq, mv);
+            if cc_en {
+                tb.reg_write(1, 0x14, 0);
+                // The write takes effect when the engine serves it (a few
+                // clocks): count from there.
+                tb.steps(16);
+                (rq, irq, mv) = (tb.rq_log.len(), tb.irqs.len(), tb.mv_log.len());
+            } else {
+                tb.sim.set_flr_valid(true);
+                tb.sim.set_flr_func(1);
+                tb.step();
+                (rq, irq, mv) = (tb.rq_log.len(), tb.irqs.len(), tb.mv_log.len());
+            }
+            let got: Vec<u16> = (0..3).map(|_| tb.cqe(2, 1)).map(|c| c.cid).collect();
+            assert_eq!(got, cids, "{what}: the other function");
+            tb.steps(400);
+            let late: Vec<_> = tb.rq_log[rq..].iter().filter(|r| r.0 == 1).collect();
+            assert!(late.is_empty(), "{what}: DMA after reset: {late:x?}");
+            assert!(tb.irqs[irq..].iter().all(|i| i.0 != 1), "{what}: interrupt");
+            assert!(
+                tb.mv_log[mv..].iter().all(|c| c.func != 1),
+                "{what}: a dropped entry reached the mover"
+            );
+            assert!(tb.enable(1, 8), "{what}");
+            tb.create_pair(1, 1, 8);
+            assert_eq!(tb.cmd(1, 1, rw(0x02, 1, 7, 0)).status, SUCCESS, "{what}");
+        }
     }
 }

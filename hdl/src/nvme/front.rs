@@ -38,21 +38,41 @@
 //!   the card top and the hard IP.
 //!
 //! One engine state machine owns every table port. Its phases are separate
-//! state groups: fetch (`FetRd..FetWait`), execute (`ExecPre..DelScan*`,
-//! `MvWait`), complete (`PostRd..PostWait`); the DMA requester, the mover
-//! command, the `gd_*` data stream, the read-completion collector and the
-//! interrupt request are independent handshake registers.
+//! state groups: fetch issue (`FetRd`, `FetReq`), execute (`ExecPre..DelScan*`,
+//! `MvWait`), complete (`PostRd..PostWait`); the DMA requester, the two SQE
+//! fetch slots, the mover command, the `gd_*` data stream, the
+//! read-completion collector and the interrupt request are independent
+//! handshake registers.
 //!
 //! # Command pipeline
+//! SQE fetches do not wait for each other: `FetReq` issues the 64-byte read
+//! into one of two **fetch slots** (F0, F1, used in turn; the slot records
+//! the queue, its CQ and the SQHD) and the engine returns to `Idle` at
+//! once, where it can issue the next fetch (the next queue in the round
+//! robin) while the first read is outstanding. The completions arrive in
+//! request order (docs/CARD.md) and fill the slots in turn; `Idle`
+//! dispatches the oldest complete slot into `ExecPre` (it becomes the
+//! current command: `cur_*`, `sqe`). `Idle` prefers, in this order: jobs,
+//! posting D, issuing a fetch (a slot is free), dispatching. With a host
+//! read latency of ~64 clocks one fetch at a time took ~75 clocks per
+//! command, longer than the mover needs for a 512-byte READ (~51); two in
+//! flight halve that.
 //! A valid Read / Write / Write Zeroes (the mover branch of `Exec`) does not
 //! wait for the mover: `Exec` puts it in **P** (the `mv_*` registers plus
 //! its CQE context: queue, CQ, SQHD, CID) and the engine goes back to
-//! fetching. P moves to **A** when the mover accepts it, A to **D** on
+//! `Idle`. P moves to **A** when the mover accepts it, A to **D** on
 //! `md_valid` (with the mover's status), and the engine posts D's CQE (and
-//! MSI-X request) from `Idle`, `FetWait` or `ExecPre` (`pm` selects D as the
-//! posting context, `pret` is the state to return to). So up to four I/O
-//! commands are in the front at once (D, A, P and the one being fetched),
-//! and the mover gets its next command the clock after it finishes one.
+//! MSI-X request) from `Idle` or `ExecPre` (`pm` selects D as the posting
+//! context, `pret` is the state to return to). So up to six I/O commands
+//! are in the front at once (D, A, P, the current one waiting in `ExecPre`
+//! for P, and two fetch slots), and the mover gets its next command the
+//! clock after it finishes one.
+//! Fetching two entries ahead does not change the arbitration (§4.11): the
+//! queues are still visited in round robin, one entry per visit (an
+//! Arbitration Burst of 1), and commands are dispatched in fetch order. An
+//! entry is consumed (SQ head, SQHD) when its fetch is issued, as before.
+//! Admin commands run alone: an admin SQ entry is fetched only while both
+//! slots are free and nothing is fetched while a slot holds one.
 //! Everything else (admin commands, I/O commands that complete with an
 //! error or without the mover, such as Flush) waits in `ExecPre` until the
 //! pipeline is empty and then runs as before, so completions are posted in
@@ -67,16 +87,19 @@
 //! # Choices
 //! - A SQ whose CQ is full is skipped at fetch time (flop vector `cqfull`),
 //!   so a guest that stops consuming completions stalls only its own queues.
-//!   A CQ with fewer than 4 free slots (`cqlow`) is not fetched for while a
-//!   command of the pipeline completes on it, so every command in flight
-//!   has a CQ slot when it is posted (pipelined posts never wait for room).
+//!   A CQ with fewer than 5 free slots (`cqlow`) is not fetched for while a
+//!   command of the pipeline (D, A, P or a fetch slot) completes on it, so
+//!   every command in flight has a CQ slot when it is posted (at a fetch at
+//!   most D, A, P, the other slot and the new entry: 5; pipelined posts
+//!   never wait for room).
 //! - A function with a reset pending (FLR strobe, VF Enable clear) or a
 //!   controller reset (CC.EN 1 -> 0) issues no further fetch, CQE or
 //!   interrupt: its command in P is withdrawn (`mv_valid` drops at once, the
 //!   mover never sees it), its commands in A and D are dropped when the
 //!   mover finishes (the mover itself aborts A's DMA on the FLR strobe).
 //! - Arbitration: round robin over (function, SQ) in function-major order
-//!   (§4.11 round robin); one idle clock per function without work.
+//!   (§4.11 round robin); one idle clock per function without work while
+//!   some queue has entries (none at all: the pointer stays put).
 //! - A SQE fetch that completes with `rc_err` is completed with status
 //!   Data Transfer Error (04h, DNR) and CID FFFFh on the queue's CQ (the
 //!   entry was consumed: SQ head moves on). CSTS.CFS is never set.
@@ -134,7 +157,6 @@ enum St {
     RegDo,
     FetRd,
     FetReq,
-    FetWait,
     ExecPre,
     Exec,
     DelScanRd,
@@ -416,7 +438,6 @@ pub struct NvmeFront {
     cur_iv: DFF<Bits<4>>,
     dead: DFF<Bit>,
     sqe: DFF<Bits<512>>,
-    rd_done: DFF<Bit>,
     rd_err: DFF<Bit>,
     stat: DFF<Bits<11>>,
     dw0: DFF<Bits<32>>,
@@ -478,7 +499,7 @@ pub struct NvmeFront {
     ivw_v: Signal<Local, Bits<4>>,
     ivw_en: Signal<Local, Bit>,
     ivw_sh: Signal<Local, Bits<6>>,
-    /// CQ has fewer than 4 free slots: not fetched for while a command of
+    /// CQ has fewer than 5 free slots: not fetched for while a command of
     /// the pipeline targets it (every command in flight has a slot).
     cqlow: DFF<Bits<512>>,
     /// P: an I/O command offered to the mover (`mv_*`), not yet accepted.
@@ -508,6 +529,40 @@ pub struct NvmeFront {
     /// Posting D (else the current command); `pret`: state to return to.
     pm: DFF<Bit>,
     pret: DFF<St>,
+    /// SQE fetch slots 0 and 1, used in turn: `fw` is the next to issue,
+    /// `fr` the next to dispatch to `Exec`, `fc` the next to complete
+    /// (reads complete in request order, docs/CARD.md). Per slot: issued
+    /// and not dispatched (`v`), all 4 beats in (`done`), read error,
+    /// function dropped (`dead`), the queue, its CQ, the SQ head after the
+    /// entry (SQHD, §4.6) and the entry.
+    fw: DFF<Bit>,
+    fr: DFF<Bit>,
+    fc: DFF<Bit>,
+    f0_v: DFF<Bit>,
+    f0_done: DFF<Bit>,
+    f0_err: DFF<Bit>,
+    f0_dead: DFF<Bit>,
+    f0_f: DFF<Bits<5>>,
+    f0_q: DFF<Bits<4>>,
+    f0_cqid: DFF<Bits<4>>,
+    f0_sqhd: DFF<Bits<8>>,
+    f0_sqe: DFF<Bits<512>>,
+    f1_v: DFF<Bit>,
+    f1_done: DFF<Bit>,
+    f1_err: DFF<Bit>,
+    f1_dead: DFF<Bit>,
+    f1_f: DFF<Bits<5>>,
+    f1_q: DFF<Bits<4>>,
+    f1_cqid: DFF<Bits<4>>,
+    f1_sqhd: DFF<Bits<8>>,
+    f1_sqe: DFF<Bits<512>>,
+    /// Tag of the pending request (the fetch slot; 0 for CQE writes).
+    rq_t: DFF<Bit>,
+    /// The slot `fw` is free, no slot holds an admin fetch, and an admin
+    /// fetch would be alone: a fetch may be issued.
+    fetch_ok: Signal<Local, Bit>,
+    /// The slot `fr` (oldest) has its entry: it may be dispatched.
+    fr_ready: Signal<Local, Bit>,
 }
 
 macro_rules! defaults {
@@ -551,13 +606,15 @@ impl NvmeFront {
             po_cqid, po_sqhd, po_cid, po_stat, po_dw0, po_dead, d_stat, free_post, free_db, kill,
             state, ret, sqv, cqv, pend, cqfull, rdy, flr_pend, flr_ptr, ven_prev, wr_ptr, rd_ptr, rb_f,
             rb_a, rb_w, rb_d, rvalid, rdata, sf, sq, cur_f, cur_q, cur_cqid, cur_sqhd, cur_cid,
-            cur_ien, cur_iv, dead, sqe, rd_done, rd_err, stat, dw0, pblocks, pshift, pbase,
+            cur_ien, cur_iv, dead, sqe, rd_err, stat, dw0, pblocks, pshift, pbase,
             pslot, scan_q, del_q, rq_v, rq_w, rq_a, rq_l, rq_fn, wd_v, wd_d, mv_v, mv_f, mv_o,
             mv_p1, mv_p2, mv_l, mv_s, md_done, md_st, gd_left, gd_idx, gd_kind, gd_base, irq_v,
             irq_f, irq_vec, cnt_s, cnt_r, cnt_f, cqpend, imsk, pc_clr, ix_ptr, ilvl, ix_fidx,
             ix_pend, ix_msk, ix_iv, ix_on, ivw_f, ivw_q, ivw_v, ivw_en, ivw_sh,
             cqlow, p_v, p_q, p_cqid, p_sqhd, p_cid, p_dead, a_v, a_f, a_q, a_cqid, a_sqhd, a_cid,
-            a_dead, d_v, d_f, d_q, d_cqid, d_sqhd, d_cid, d_dead, d_st, pm, pret,
+            a_dead, d_v, d_f, d_q, d_cqid, d_sqhd, d_cid, d_dead, d_st, pm, pret, fw, fr, fc,
+            f0_v, f0_done, f0_err, f0_dead, f0_f, f0_q, f0_cqid, f0_sqhd, f0_sqe, f1_v, f1_done,
+            f1_err, f1_dead, f1_f, f1_q, f1_cqid, f1_sqhd, f1_sqe, rq_t, fetch_ok, fr_ready,
         }
             ivt: std::array::from_fn(|_| Default::default()),
             cap_lo: Constant::new(bits::<32>(cap & 0xffff_ffff)),
@@ -586,12 +643,14 @@ impl Logic for NvmeFront {
         dff_setup!(
             self, clock, state, ret, sqv, cqv, pend, cqfull, rdy, flr_pend, flr_ptr, ven_prev,
             wr_ptr, rd_ptr, rb_f, rb_a, rb_w, rb_d, rvalid, rdata, sf, sq, cur_f, cur_q, cur_cqid,
-            cur_sqhd, cur_cid, cur_ien, cur_iv, dead, sqe, rd_done, rd_err, stat, dw0, pblocks,
-            pshift, pbase, pslot, scan_q, del_q, rq_v, rq_w, rq_a, rq_l, rq_fn, wd_v, wd_d, mv_v,
-            mv_f, mv_o, mv_p1, mv_p2, mv_l, mv_s, md_done, md_st, gd_left, gd_idx, gd_kind,
-            gd_base, irq_v, irq_f, irq_vec, cnt_s, cnt_r, cnt_f, cqpend, imsk, pc_clr, ix_ptr,
-            ilvl, cqlow, p_v, p_q, p_cqid, p_sqhd, p_cid, p_dead, a_v, a_f, a_q, a_cqid, a_sqhd,
-            a_cid, a_dead, d_v, d_f, d_q, d_cqid, d_sqhd, d_cid, d_dead, d_st, pm, pret
+            cur_sqhd, cur_cid, cur_ien, cur_iv, dead, sqe, rd_err, stat, dw0, pblocks, pshift,
+            pbase, pslot, scan_q, del_q, rq_v, rq_w, rq_a, rq_l, rq_fn, wd_v, wd_d, mv_v, mv_f,
+            mv_o, mv_p1, mv_p2, mv_l, mv_s, md_done, md_st, gd_left, gd_idx, gd_kind, gd_base,
+            irq_v, irq_f, irq_vec, cnt_s, cnt_r, cnt_f, cqpend, imsk, pc_clr, ix_ptr, ilvl, cqlow,
+            p_v, p_q, p_cqid, p_sqhd, p_cid, p_dead, a_v, a_f, a_q, a_cqid, a_sqhd, a_cid, a_dead,
+            d_v, d_f, d_q, d_cqid, d_sqhd, d_cid, d_dead, d_st, pm, pret, fw, fr, fc, f0_v,
+            f0_done, f0_err, f0_dead, f0_f, f0_q, f0_cqid, f0_sqhd, f0_sqe, f1_v, f1_done, f1_err,
+            f1_dead, f1_f, f1_q, f1_cqid, f1_sqhd, f1_sqe, rq_t
         );
         self.ctrl.read_clock.next = self.clock.val();
         self.ctrl.write_clock.next = self.clock.val();
@@ -610,7 +669,7 @@ impl Logic for NvmeFront {
         self.rq_write.next = self.rq_w.q.val();
         self.rq_addr.next = self.rq_a.q.val();
         self.rq_len.next = self.rq_l.q.val();
-        self.rq_tag.next = bits::<8>(0);
+        self.rq_tag.next = bit_cast::<8, 1>(self.rq_t.q.val().into());
         self.wd_valid.next = self.wd_v.q.val();
         self.wd_data.next = self.wd_d.q.val();
         self.wd_last.next = true;
@@ -669,15 +728,30 @@ impl Logic for NvmeFront {
         if self.wd_v.q.val() & self.wd_ready.val() {
             self.wd_v.d.next = false;
         }
-        // Read completions: only SQE fetches (tag 0), 4 beats shifted in.
+        // Read completions: only SQE fetches, in request order (docs/CARD.md),
+        // so into slot `fc`; 4 beats shifted in.
         if self.rc_valid.val() {
-            self.sqe.d.next =
-                (self.sqe.q.val() >> 128) | (bit_cast::<512, 128>(self.rc_data.val()) << 384);
-            if self.rc_err.val() {
-                self.rd_err.d.next = true;
+            if self.fc.q.val() {
+                self.f1_sqe.d.next = (self.f1_sqe.q.val() >> 128)
+                    | (bit_cast::<512, 128>(self.rc_data.val()) << 384);
+                if self.rc_err.val() {
+                    self.f1_err.d.next = true;
+                }
+                if self.rc_last.val() {
+                    self.f1_done.d.next = true;
+                }
+            } else {
+                self.f0_sqe.d.next = (self.f0_sqe.q.val() >> 128)
+                    | (bit_cast::<512, 128>(self.rc_data.val()) << 384);
+                if self.rc_err.val() {
+                    self.f0_err.d.next = true;
+                }
+                if self.rc_last.val() {
+                    self.f0_done.d.next = true;
+                }
             }
             if self.rc_last.val() {
-                self.rd_done.d.next = true;
+                self.fc.d.next = !self.fc.q.val();
             }
         }
         if self.md_valid.val() {
@@ -1076,6 +1150,33 @@ impl Logic for NvmeFront {
             self.p_v.d.next = false;
         }
         self.drained.next = !self.p_v.q.val() & !self.a_v.q.val() & !self.d_v.q.val();
+        // Fetch slots: a fetched entry of a function being reset is dropped
+        // when it is dispatched (its read still completes and is consumed).
+        if self.f0_v.q.val() & self.kill.val().get_bit(self.f0_f.q.val().index()) {
+            self.f0_dead.d.next = true;
+        }
+        if self.f1_v.q.val() & self.kill.val().get_bit(self.f1_f.q.val().index()) {
+            self.f1_dead.d.next = true;
+        }
+        // Admin commands run alone: an admin SQ entry is fetched only when no
+        // slot is in use, and nothing is fetched while a slot holds one, so
+        // an admin command (queue deletion, ...) never has a later-fetched
+        // entry behind it (it still waits for P, A and D in ExecPre).
+        self.fetch_ok.next = !self.rq_v.q.val()
+            & !(self.f0_v.q.val() & (self.f0_q.q.val() == 0))
+            & !(self.f1_v.q.val() & (self.f1_q.q.val() == 0))
+            & ((self.s_pick.val() != 0) | (!self.f0_v.q.val() & !self.f1_v.q.val()));
+        if self.fw.q.val() {
+            if self.f1_v.q.val() {
+                self.fetch_ok.next = false;
+            }
+        } else if self.f0_v.q.val() {
+            self.fetch_ok.next = false;
+        }
+        self.fr_ready.next = self.f0_v.q.val() & self.f0_done.q.val();
+        if self.fr.q.val() {
+            self.fr_ready.next = self.f1_v.q.val() & self.f1_done.q.val();
+        }
         // The fetched SQE is a valid I/O data command (the mover branch of
         // Exec): it may enter the pipeline; anything else waits until the
         // pipeline is drained, so completions are posted in fetch order.
@@ -1097,7 +1198,13 @@ impl Logic for NvmeFront {
                 & (self.a_cqid.q.val() == self.s_cqid.val()))
             | (self.d_v.q.val()
                 & (self.d_f.q.val() == self.cur_f.q.val())
-                & (self.d_cqid.q.val() == self.s_cqid.val()));
+                & (self.d_cqid.q.val() == self.s_cqid.val()))
+            | (self.f0_v.q.val()
+                & (self.f0_f.q.val() == self.cur_f.q.val())
+                & (self.f0_cqid.q.val() == self.s_cqid.val()))
+            | (self.f1_v.q.val()
+                & (self.f1_f.q.val() == self.cur_f.q.val())
+                & (self.f1_cqid.q.val() == self.s_cqid.val()));
         // Posting context: D (pm) or the current command.
         self.d_stat.next = bits::<11>(0);
         if self.d_st.q.val() == 1 {
@@ -1169,7 +1276,9 @@ impl Logic for NvmeFront {
                     self.pret.d.next = St::Idle;
                     self.pm.d.next = true;
                     self.state.d.next = St::PostRd;
-                } else if self.s_cand.val().any() {
+                } else if self.s_cand.val().any() & self.fetch_ok.val() {
+                    // Issue a fetch (the fetch uses cur_f / cur_q; `Exec`'s
+                    // context is loaded from the slot when it is dispatched).
                     self.cur_f.d.next = self.sf.q.val();
                     self.cur_q.d.next = self.s_pick.val();
                     self.dead.d.next = false;
@@ -1180,10 +1289,45 @@ impl Logic for NvmeFront {
                     } else {
                         self.sq.d.next = self.s_pick1.val();
                     }
-                } else {
-                    self.sf.d.next = self.s_nextf.val();
+                } else if self.fr_ready.val() {
+                    // Dispatch the oldest fetched entry to Exec.
+                    self.cur_f.d.next = self.f0_f.q.val();
+                    self.cur_q.d.next = self.f0_q.q.val();
+                    self.cur_cqid.d.next = self.f0_cqid.q.val();
+                    self.cur_sqhd.d.next = self.f0_sqhd.q.val();
+                    self.sqe.d.next = self.f0_sqe.q.val();
+                    self.rd_err.d.next = self.f0_err.q.val();
+                    self.dead.d.next =
+                        self.f0_dead.q.val() | self.kill.val().get_bit(self.f0_f.q.val().index());
+                    self.f0_v.d.next = false;
+                    if self.fr.q.val() {
+                        self.cur_f.d.next = self.f1_f.q.val();
+                        self.cur_q.d.next = self.f1_q.q.val();
+                        self.cur_cqid.d.next = self.f1_cqid.q.val();
+                        self.cur_sqhd.d.next = self.f1_sqhd.q.val();
+                        self.sqe.d.next = self.f1_sqe.q.val();
+                        self.rd_err.d.next = self.f1_err.q.val();
+                        self.dead.d.next = self.f1_dead.q.val()
+                            | self.kill.val().get_bit(self.f1_f.q.val().index());
+                        self.f0_v.d.next = self.f0_v.q.val();
+                        self.f1_v.d.next = false;
+                    }
+                    self.fr.d.next = !self.fr.q.val();
+                    self.state.d.next = St::ExecPre;
+                } else if !self.s_cand.val().any() {
+                    // Next function; the pointer stays when no queue of any
+                    // function has entries, so a lone function's next
+                    // doorbell is fetched at once (the read waits of the
+                    // fetch slots are spent here, and rotating through idle
+                    // functions then would delay it by up to num_vfs - 1
+                    // clocks).
+                    if self.pend.q.val().any() {
+                        self.sf.d.next = self.s_nextf.val();
+                    }
                     self.sq.d.next = bits::<4>(0);
                 }
+                // Else a queue has an entry but no fetch may be issued yet:
+                // wait here (the slots complete and are dispatched).
             }
             St::Job => {
                 if self.job_flr.val() {
@@ -1395,7 +1539,7 @@ impl Logic for NvmeFront {
                                 self.cqfull.d.next =
                                     self.cqfull.q.val() & !(self.one512.val() << self.rb_idx.val());
                             }
-                            if self.free_db.val() < 4 {
+                            if self.free_db.val() < 5 {
                                 self.cqlow.d.next =
                                     self.cqlow.q.val() | (self.one512.val() << self.rb_idx.val());
                             } else {
@@ -1430,29 +1574,36 @@ impl Logic for NvmeFront {
                     self.rq_l.d.next = bits::<13>(64);
                     self.rq_a.d.next = (bit_cast::<64, 52>(self.s_base.val()) << 12)
                         + (bit_cast::<64, 8>(self.s_head.val()) << 6);
-                    self.rd_done.d.next = false;
-                    self.rd_err.d.next = false;
+                    self.rq_t.d.next = self.fw.q.val();
                     self.n_s_head.next = self.s_nhead.val();
                     self.sqr.write_enable.next = true;
                     if self.s_nhead.val() == self.s_tail.val() {
                         self.pend.d.next =
                             self.pend.q.val() & !(self.one512.val() << self.cur_idx.val());
                     }
-                    self.cur_sqhd.d.next = self.s_nhead.val();
-                    self.cur_cqid.d.next = self.s_cqid.val();
-                    self.state.d.next = St::FetWait;
-                }
-            }
-            St::FetWait => {
-                if self.jobs.val() {
-                    self.ret.d.next = St::FetWait;
-                    self.state.d.next = St::Job;
-                } else if self.rd_done.q.val() & !self.rq_v.q.val() {
-                    self.state.d.next = St::ExecPre;
-                } else if self.d_v.q.val() {
-                    self.pret.d.next = St::FetWait;
-                    self.pm.d.next = true;
-                    self.state.d.next = St::PostRd;
+                    // Into slot fw; the engine goes on (another fetch, a post,
+                    // a dispatch) while the read is outstanding.
+                    if self.fw.q.val() {
+                        self.f1_v.d.next = true;
+                        self.f1_done.d.next = false;
+                        self.f1_err.d.next = false;
+                        self.f1_dead.d.next = false;
+                        self.f1_f.d.next = self.cur_f.q.val();
+                        self.f1_q.d.next = self.cur_q.q.val();
+                        self.f1_cqid.d.next = self.s_cqid.val();
+                        self.f1_sqhd.d.next = self.s_nhead.val();
+                    } else {
+                        self.f0_v.d.next = true;
+                        self.f0_done.d.next = false;
+                        self.f0_err.d.next = false;
+                        self.f0_dead.d.next = false;
+                        self.f0_f.d.next = self.cur_f.q.val();
+                        self.f0_q.d.next = self.cur_q.q.val();
+                        self.f0_cqid.d.next = self.s_cqid.val();
+                        self.f0_sqhd.d.next = self.s_nhead.val();
+                    }
+                    self.fw.d.next = !self.fw.q.val();
+                    self.state.d.next = St::Idle;
                 }
             }
             St::ExecPre => {
@@ -1590,7 +1741,7 @@ impl Logic for NvmeFront {
                             self.ivw_q.next = self.e_qid.val().get_bits::<4>(0);
                             self.ivw_v.next = self.e_hi11.val().get_bits::<4>(0);
                             // Empty: e_qsize free slots.
-                            if self.e_qsize.val() < 4 {
+                            if self.e_qsize.val() < 5 {
                                 self.cqlow.d.next =
                                     self.cqlow.q.val() | (self.one512.val() << self.e_tidx.val());
                             } else {
@@ -1838,6 +1989,7 @@ impl Logic for NvmeFront {
                 } else {
                     self.rq_v.d.next = true;
                     self.rq_w.d.next = true;
+                    self.rq_t.d.next = false;
                     self.rq_fn.d.next = self.po_f.val();
                     self.rq_l.d.next = bits::<13>(16);
                     self.rq_a.d.next = (bit_cast::<64, 52>(self.q_base.val()) << 12)
@@ -1866,7 +2018,7 @@ impl Logic for NvmeFront {
                         self.cqfull.d.next =
                             self.cqfull.q.val() & !(self.one512.val() << self.post_idx.val());
                     }
-                    if self.free_post.val() < 4 {
+                    if self.free_post.val() < 5 {
                         self.cqlow.d.next =
                             self.cqlow.q.val() | (self.one512.val() << self.post_idx.val());
                     } else {
@@ -1974,8 +2126,12 @@ impl Logic for NvmeFront {
             self.sf.d.next = bits::<5>(1);
             self.sq.d.next = bits::<4>(0);
             self.dead.d.next = false;
-            self.rd_done.d.next = false;
             self.rq_v.d.next = false;
+            self.fw.d.next = false;
+            self.fr.d.next = false;
+            self.fc.d.next = false;
+            self.f0_v.d.next = false;
+            self.f1_v.d.next = false;
             self.wd_v.d.next = false;
             self.mv_v.d.next = false;
             self.md_done.d.next = false;
