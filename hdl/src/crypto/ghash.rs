@@ -35,7 +35,8 @@
 //!   and fold, not both (ECP5 Fmax). 5 clocks per block (4 products, the
 //!   first Horner step one clock behind); the next block is accepted in the
 //!   last Horner clock of the current one, so a stream moves one block
-//!   every 5 clocks (3.2 B/cycle).
+//!   every 5 clocks (3.2 B/cycle). Blocks enter through an input register
+//!   (`in_ready` is a register), one clock of latency.
 //!
 //! ## Protocol
 //! `h`/`h_load` loads the hash subkey and clears the running hash. Blocks
@@ -149,6 +150,8 @@ pub struct Ghash {
     /// A result is produced this clock.
     res_new: Signal<Local, Bit>,
     accept: Signal<Local, Bit>,
+    /// Compact: the engine can take a block this clock.
+    can_take: Signal<Local, Bit>,
     // ---- configuration ----
     full: Constant<Bit>,
     /// `0x0101..01`: bit 0 of every byte.
@@ -167,6 +170,10 @@ pub struct Ghash {
     last_r: DFF<Bit>,
     /// Compact: `D · H` of the previous clock's digit (unreduced).
     prod: DFF<Bits<160>>,
+    /// Compact: input register (block in polynomial view, last flag).
+    xq: DFF<Bits<128>>,
+    xq_v: DFF<Bit>,
+    xq_last: DFF<Bit>,
     outv: DFF<Bit>,
     outd: DFF<Bits<128>>,
     // ---- partial-product trees (empty in the other config) ----
@@ -228,6 +235,7 @@ impl Ghash {
             res_le: Default::default(),
             res_new: Default::default(),
             accept: Default::default(),
+            can_take: Default::default(),
             full: Constant::new(cfg == Config::Full),
             m01: Constant::new(bits_u128(0x0101_0101_0101_0101_0101_0101_0101_0101)),
             hreg: Default::default(),
@@ -236,6 +244,9 @@ impl Ghash {
             cnt: Default::default(),
             last_r: Default::default(),
             prod: Default::default(),
+            xq: Default::default(),
+            xq_v: Default::default(),
+            xq_last: Default::default(),
             outv: Default::default(),
             outd: Default::default(),
             f0: tree(64 * f),
@@ -257,7 +268,7 @@ impl Ghash {
 impl Logic for Ghash {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, hreg, y, acc, cnt, last_r, prod, outv, outd);
+        dff_setup!(self, clock, hreg, y, acc, cnt, last_r, prod, xq, xq_v, xq_last, outv, outd);
         // Wiring: house byte order <-> polynomial view is a bit reversal
         // inside each byte (bit j of every byte moves to bit 7-j).
         self.xp.next = (((self.in_data.val() >> 0) & self.m01.val()) << 7)
@@ -291,6 +302,7 @@ impl Logic for Ghash {
         self.res.next = 0.into();
         self.res_new.next = false;
         self.accept.next = false;
+        self.can_take.next = false;
         self.in_ready.next = false;
         // ---- Full: Y_i = (Y_{i-1} ^ X_i) · H in one clock (§6.4) ----
         // Carry-less product S = XOR_k A_k (H << k): 128 masked leaves, a
@@ -420,10 +432,18 @@ impl Logic for Ghash {
             } else {
                 self.cy.next = self.y.q.val();
             }
-            self.in_ready.next = ((self.cnt.q.val() == 0) | (self.cnt.q.val() == 1))
+            // Compact: blocks wait in the input register xq (in_ready is
+            // a register), so no input reaches the 128-bit acc enables.
+            self.in_ready.next = !self.xq_v.q.val();
+            if !self.xq_v.q.val() {
+                self.xq_v.d.next = self.in_valid.val();
+                self.xq.d.next = self.xp.val();
+                self.xq_last.d.next = self.in_last.val();
+            }
+            self.can_take.next = ((self.cnt.q.val() == 0) | (self.cnt.q.val() == 1))
                 & !self.cstall.val()
                 & !self.reset.val();
-            self.accept.next = self.in_ready.val() & self.in_valid.val();
+            self.accept.next = self.can_take.val() & self.xq_v.q.val();
             if (self.cnt.q.val() != 0) & !self.cstall.val() {
                 // cnt 5..2: product of the top digit into prod; cnt 4..1:
                 // Horner step with the product of the clock before.
@@ -440,10 +460,11 @@ impl Logic for Ghash {
                 }
             }
             if self.accept.val() {
-                self.acc.d.next = self.cy.val() ^ self.xp.val();
+                self.xq_v.d.next = false;
+                self.acc.d.next = self.cy.val() ^ self.xq.q.val();
                 self.y.d.next = 0.into();
                 self.cnt.d.next = 5.into();
-                self.last_r.d.next = self.in_last.val();
+                self.last_r.d.next = self.xq_last.q.val();
             }
         }
         // Polynomial view -> house byte order for the result.
@@ -468,6 +489,7 @@ impl Logic for Ghash {
             self.cnt.d.next = 0.into();
         }
         if self.reset.val() {
+            self.xq_v.d.next = false;
             self.y.d.next = 0.into();
             self.cnt.d.next = 0.into();
             self.outv.d.next = false;
@@ -686,9 +708,11 @@ pub(crate) mod tests {
             let (got, cycles) = run_ghash(cfg, h, std::slice::from_ref(&msg), &mut rng, false);
             assert_eq!(got[0], ghash_ref(h, &msg));
             let per = Ghash::cycles_per_block(cfg);
-            // 32 blocks at `per` clocks each, plus the result register.
+            // 32 blocks at `per` clocks each, plus the result register
+            // (Compact: plus the input register).
+            let extra = 2 + usize::from(cfg == Config::Compact);
             assert!(
-                cycles <= 32 * per + 2,
+                cycles <= 32 * per + extra,
                 "{cfg}: {cycles} clocks for 32 blocks"
             );
         }
