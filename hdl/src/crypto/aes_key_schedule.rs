@@ -69,6 +69,8 @@ pub struct AesKeySchedule {
     split_mode: Constant<Bit>,
     temp_r: DFF<Bits<32>>,
     sh: DFF<Bit>,
+    kz: DFF<Bit>,
+    k1f: DFF<Bit>,
     sub_word: SubBytes<32>,
 }
 
@@ -116,6 +118,8 @@ impl AesKeySchedule {
             split_mode: Constant::new(split),
             temp_r: DFF::default(),
             sh: DFF::default(),
+            kz: DFF::default(),
+            k1f: DFF::default(),
             sub_word: SubBytes::default(),
         }
     }
@@ -124,7 +128,7 @@ impl AesKeySchedule {
 impl Logic for AesKeySchedule {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, keys, prev, last, k, rcon, busy, done, temp_r, sh);
+        dff_setup!(self, clock, keys, prev, last, k, rcon, busy, done, temp_r, sh, kz, k1f);
         // w[4k-1], RotWord'ed for even k (RotWord on the little-endian word
         // [a0,a1,a2,a3] -> [a1,a2,a3,a0] is a right rotation by 8).
         self.w.next = self.last.q.val().get_bits::<32>(96);
@@ -165,10 +169,12 @@ impl Logic for AesKeySchedule {
         // The round-key register only ever shifts by one round key, so each
         // of its 1920 flip-flops has a single source (plus clock enable).
         self.entry.next = self.next_key.val();
-        if self.k.q.val() == 1 {
+        // k == 1 / k == 0 as flip-flops (k1f, kz): the 128-bit entry
+        // select hangs off a register.
+        if self.k1f.q.val() {
             self.entry.next = self.last.q.val();
         }
-        if self.k.q.val() == 0 {
+        if self.kz.q.val() {
             self.entry.next = self.prev.q.val();
         }
         if self.load.val() {
@@ -186,6 +192,8 @@ impl Logic for AesKeySchedule {
         }
         if self.busy.q.val() & self.step.val() {
             self.k.d.next = self.k.q.val() + 1;
+            self.kz.d.next = false;
+            self.k1f.d.next = self.kz.q.val();
             if (self.k.q.val() != 1) & (self.k.q.val() != 0) {
                 self.prev.d.next = self.last.q.val();
                 self.last.d.next = self.next_key.val();
@@ -204,9 +212,13 @@ impl Logic for AesKeySchedule {
             self.prev.d.next = self.key.val().get_bits::<128>(0);
             self.last.d.next = self.key.val().get_bits::<128>(128);
             self.k.d.next = 1.into();
+            self.k1f.d.next = true;
+            self.kz.d.next = false;
             if self.split_mode.val() {
                 // Split: w[0..3] and w[4..7] shift in on the next two clocks.
                 self.k.d.next = 0.into();
+                self.k1f.d.next = false;
+                self.kz.d.next = true;
                 self.sh.d.next = true;
             }
             self.rcon.d.next = 1.into();
