@@ -146,6 +146,10 @@ pub struct XtsEngine {
     load_hits_pf: Signal<Local, Bit>,
     dq_go: Signal<Local, Bit>,
     pend: Signal<Local, Bit>,
+    d_valid: Signal<Local, Bit>,
+    d_data: Signal<Local, Bits<128>>,
+    xin_v: DFF<Bit>,
+    xin_d: DFF<Bits<128>>,
     num_eq: Signal<Local, Bit>,
     dq_ok: Signal<Local, Bit>,
     eq_r: DFF<Bit>,
@@ -271,6 +275,10 @@ impl XtsEngine {
             load_hits_pf: Signal::default(),
             dq_go: Signal::default(),
             pend: Signal::default(),
+            d_valid: Signal::default(),
+            d_data: Signal::default(),
+            xin_v: DFF::default(),
+            xin_d: DFF::default(),
             num_eq: Signal::default(),
             dq_ok: Signal::default(),
             eq_r: DFF::default(),
@@ -352,7 +360,9 @@ impl Logic for XtsEngine {
             pq_num,
             pq_bank,
             eq_r,
-            fresh
+            fresh,
+            xin_v,
+            xin_d
         );
 
         // Data core (Key1), whichever the config instantiated: its outputs
@@ -497,8 +507,25 @@ impl Logic for XtsEngine {
         }
 
         // Active unit: feed P_j ^ T_j (or C_j ^ T_j) to the data core.
+        // Full: data straight from the port. Compact (Fmax): through the
+        // input register xin (in_ready = xin empty, a register), so the
+        // unit hand-over's 128-bit selects depend on registers only.
+        self.d_valid.next = self.in_valid.val();
+        self.d_data.next = self.in_data.val();
         self.in_ready.next = self.active.q.val() & self.core_in_ready.val();
-        self.in_fire.next = self.in_valid.val() & self.active.q.val() & self.core_in_ready.val();
+        if !self.dual.val() {
+            self.d_valid.next = self.xin_v.q.val();
+            self.d_data.next = self.xin_d.q.val();
+            self.in_ready.next = !self.xin_v.q.val();
+            if !self.xin_v.q.val() {
+                self.xin_v.d.next = self.in_valid.val();
+                self.xin_d.d.next = self.in_data.val();
+            }
+        }
+        self.in_fire.next = self.d_valid.val() & self.active.q.val() & self.core_in_ready.val();
+        if self.in_fire.val() {
+            self.xin_v.d.next = false;
+        }
         self.last_fire.next = self.in_fire.val() & self.rem_one.q.val();
         self.take_next.next = !self.active.q.val() | self.last_fire.val();
         // Next tweak, oldest first: the held prefetch hit, else the core.
@@ -510,8 +537,8 @@ impl Logic for XtsEngine {
             & !self.tw_out_pf.val();
         self.tc_out_ready.next =
             self.tw_out_pf.val() | (self.take_next.val() & !self.hold_valid.q.val());
-        self.core_in_valid.next = self.in_valid.val() & self.active.q.val();
-        self.core_in_data.next = self.in_data.val() ^ self.cur_t.q.val();
+        self.core_in_valid.next = self.d_valid.val() & self.active.q.val();
+        self.core_in_data.next = self.d_data.val() ^ self.cur_t.q.val();
         self.core_in_tag.next = bit_cast::<DATA_TAG, 128>(self.cur_t.q.val());
         if self.rem_one.q.val() {
             self.core_in_tag.next =
@@ -616,6 +643,7 @@ impl Logic for XtsEngine {
             self.pf_have.d.next = false;
             self.dq_valid.d.next = false;
             self.pq_valid.d.next = false;
+            self.xin_v.d.next = false;
         }
         for i in 0..self.pipe.len() {
             self.pipe[i].in_valid.next = self.core_in_valid.val();
