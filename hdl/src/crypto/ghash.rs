@@ -419,10 +419,10 @@ impl Logic for Ghash {
                 }
             }
         } else {
-            self.cstall.next = (self.cnt.q.val() == 1)
-                & self.last_r.q.val()
-                & self.outv.q.val()
-                & !self.out_ready.val();
+            // The finishing step waits while the result register is full
+            // (registers only: out_ready reaches no wide enable; a result
+            // taken this clock frees the step one clock later).
+            self.cstall.next = (self.cnt.q.val() == 1) & self.last_r.q.val() & self.outv.q.val();
             if self.cnt.q.val() == 1 {
                 if self.last_r.q.val() {
                     self.cy.next = 0.into();
