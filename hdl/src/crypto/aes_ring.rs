@@ -101,6 +101,8 @@ pub struct AesRing<const TAG: usize> {
     f_data: Signal<Local, Bits<128>>,
     f_tag: Signal<Local, Bits<TAG>>,
     cnt_next: Signal<Local, Bits<3>>,
+    wp_next: Signal<Local, Bits<2>>,
+    fin_next: Signal<Local, Bit>,
     c_full: Constant<Bits<3>>,
     last1: Signal<Local, Bit>,
     w_first: Signal<Local, Bits<128>>,
@@ -168,6 +170,10 @@ pub struct AesRing<const TAG: usize> {
     wp: DFF<Bits<2>>,
     rp: DFF<Bits<2>>,
     rpg: DFF<Bits<2>>,
+    pe0: DFF<Bit>,
+    pe1: DFF<Bit>,
+    pe2: DFF<Bit>,
+    pe3: DFF<Bit>,
     fne: DFF<Bit>,
     cnt: DFF<Bits<3>>,
     occ: DFF<Bits<3>>,
@@ -201,6 +207,8 @@ impl<const TAG: usize> Default for AesRing<TAG> {
             f_data: Signal::default(),
             f_tag: Signal::default(),
             cnt_next: Signal::default(),
+            wp_next: Signal::default(),
+            fin_next: Signal::default(),
             c_full: Constant::new(bits::<3>(AES_RING_DEPTH as u64)),
             last1: Signal::default(),
             w_first: Signal::default(),
@@ -270,6 +278,10 @@ impl<const TAG: usize> Default for AesRing<TAG> {
             wp: DFF::default(),
             rp: DFF::default(),
             rpg: DFF::default(),
+            pe0: DFF::default(),
+            pe1: DFF::default(),
+            pe2: DFF::default(),
+            pe3: DFF::default(),
             fne: DFF::default(),
             cnt: DFF::default(),
             occ: DFF::default(),
@@ -282,8 +294,8 @@ impl<const TAG: usize> Logic for AesRing<TAG> {
     fn update(&mut self) {
         dff_setup!(
             self, clock, w0, w14, iq_v, iq_d, iq_dec, iq_tag, v0, r0, d0, t0, v1, a1, r1, d1, t1,
-            kd1, ke1, usep1, a2, r2, d2, t2, ke2, last2r, busy2, fin, wp, rp, rpg, fne, cnt, occ,
-            hv, hd, ht
+            kd1, ke1, usep1, a2, r2, d2, t2, ke2, last2r, busy2, fin, wp, rp, rpg, pe0, pe1, pe2,
+            pe3, fne, cnt, occ, hv, hd, ht
         );
         for i in 0..4 {
             self.e[i].clock.next = self.clock.val();
@@ -484,25 +496,36 @@ impl<const TAG: usize> Logic for AesRing<TAG> {
             bit_cast::<9, 8>(self.a_next.val().get_bits::<8>(120)) | self.dec_bit.val();
 
         // Output FIFO: round 14 results in, out_* from the head.
-        if self.fin.q.val() & (self.wp.q.val() == 0) {
+        if self.pe0.q.val() {
             self.e[0].d.next = self.y.val();
             self.g[0].d.next = self.t2.q.val();
         }
-        if self.fin.q.val() & (self.wp.q.val() == 1) {
+        if self.pe1.q.val() {
             self.e[1].d.next = self.y.val();
             self.g[1].d.next = self.t2.q.val();
         }
-        if self.fin.q.val() & (self.wp.q.val() == 2) {
+        if self.pe2.q.val() {
             self.e[2].d.next = self.y.val();
             self.g[2].d.next = self.t2.q.val();
         }
-        if self.fin.q.val() & (self.wp.q.val() == 3) {
+        if self.pe3.q.val() {
             self.e[3].d.next = self.y.val();
             self.g[3].d.next = self.t2.q.val();
         }
         if self.fin.q.val() {
             self.wp.d.next = self.wp.q.val() + 1;
         }
+        // Push enables one-hot in flip-flops, decided a clock ahead (the
+        // block in stage 1 with round 14 finishes next clock, at wp_next).
+        self.wp_next.next = self.wp.q.val();
+        if self.fin.q.val() {
+            self.wp_next.next = self.wp.q.val() + 1;
+        }
+        self.fin_next.next = self.v1.q.val() & self.last1.val();
+        self.pe0.d.next = self.fin_next.val() & (self.wp_next.val() == 0);
+        self.pe1.d.next = self.fin_next.val() & (self.wp_next.val() == 1);
+        self.pe2.d.next = self.fin_next.val() & (self.wp_next.val() == 2);
+        self.pe3.d.next = self.fin_next.val() & (self.wp_next.val() == 3);
         // Head register (out_*): takes the FIFO's oldest entry, or, with
         // the FIFO empty, the finishing block straight from stage 2 (it
         // was written to the FIFO too and is dropped there by moving rp).
@@ -587,6 +610,10 @@ impl<const TAG: usize> Logic for AesRing<TAG> {
             self.rp.d.next = 0.into();
             self.rpg.d.next = 0.into();
             self.fne.d.next = false;
+            self.pe0.d.next = false;
+            self.pe1.d.next = false;
+            self.pe2.d.next = false;
+            self.pe3.d.next = false;
             self.cnt.d.next = 0.into();
             self.occ.d.next = 0.into();
             self.hv.d.next = false;
