@@ -38,7 +38,7 @@
 //! taken from clock 1, the first payload block at clock 16 (AES latency +
 //! 2), the tag is presented 3 clocks after the last payload block.
 //! Back-to-back 16 B AAD + 64 B messages: about 10 clocks per message.
-//! Compact: the iterative core (14 clocks per block) bounds the rate:
+//! Compact: the ring core (14 clocks per block, latency 44) bounds the rate:
 //! 14 clocks per payload block (1.14 B/cycle); GHASH takes 5 clocks per
 //! block.
 
@@ -193,6 +193,8 @@ pub struct GcmEngine {
     ts_wait: DFF<Bit>,
     ts_decrypt: DFF<Bit>,
     ts_exp: DFF<Bits<128>>,
+    /// Compact: capture the tag-stage context this clock.
+    ts_cap: DFF<Bit>,
     ts_ekj0: DFF<Bits<128>>,
     tagv: DFF<Bit>,
     tag_r: DFF<Bits<128>>,
@@ -301,6 +303,7 @@ impl GcmEngine {
             ts_wait: Default::default(),
             ts_decrypt: Default::default(),
             ts_exp: Default::default(),
+            ts_cap: Default::default(),
             ts_ekj0: Default::default(),
             tagv: Default::default(),
             tag_r: Default::default(),
@@ -316,8 +319,9 @@ impl Logic for GcmEngine {
             self, clock, state, iv, c_left, c_nz, ctr, pd_v, pd_a, pd_d, pd_lenblk, pd_amask,
             pd_dmask, pd_decrypt, pd_tag, pd_ekj0, pd_ekj0_v, cs_v, a_left, a_nz, d_nz, d_left,
             lenblk, amask_last, dmask_last, decrypt, exp_tag, ekj0, ekj0_v, outv, outd, ts_wait,
-            ts_decrypt, ts_exp, ts_ekj0, tagv, tag_r, tag_ok_r
+            ts_decrypt, ts_exp, ts_cap, ts_ekj0, tagv, tag_r, tag_ok_r
         );
+        self.ts_cap.d.next = false;
         self.ghash.clock.next = self.clock.val();
         // ---- the AES core's outputs ----
         self.aes_key_ready.next = false;
@@ -510,9 +514,17 @@ impl Logic for GcmEngine {
                             self.cs_done.next = true;
                             self.cs_v.d.next = false;
                             self.ts_wait.d.next = true;
-                            self.ts_decrypt.d.next = self.decrypt.q.val();
-                            self.ts_exp.d.next = self.exp_tag.q.val();
-                            self.ts_ekj0.d.next = self.ekj0.q.val();
+                            // Full: the tag stage takes the context now.
+                            // Compact: one clock later (`ts_cap`, a
+                            // register in front of the 256 enables); the
+                            // context cannot change before (the next
+                            // message becomes active a clock after this).
+                            self.ts_cap.d.next = !self.is_full.val();
+                            if self.is_full.val() {
+                                self.ts_decrypt.d.next = self.decrypt.q.val();
+                                self.ts_exp.d.next = self.exp_tag.q.val();
+                                self.ts_ekj0.d.next = self.ekj0.q.val();
+                            }
                         }
                     }
                 }
@@ -541,6 +553,11 @@ impl Logic for GcmEngine {
                         self.ekj0.d.next = self.pd_ekj0.q.val();
                         self.ekj0_v.d.next = self.pd_ekj0_v.q.val();
                     }
+                }
+                if self.ts_cap.q.val() {
+                    self.ts_decrypt.d.next = self.decrypt.q.val();
+                    self.ts_exp.d.next = self.exp_tag.q.val();
+                    self.ts_ekj0.d.next = self.ekj0.q.val();
                 }
                 // -- Tag stage: §7.1 step 6 / §7.2 step 8.
                 if self.ts_wait.q.val() {

@@ -10,18 +10,20 @@
 //! `T << 1 ^ (T[127] ? 0x87 : 0)`.
 //!
 //! Structure:
-//! * **tweak core**: an [`AesIter`] keyed with Key2 (`key[511:256]`). The
+//! * **tweak core**: keyed with Key2 (`key[511:256]`); `Full`: an
+//!   [`AesIter`] (15 clocks), `Compact`: an [`AesRing`] (44 clocks). The
 //!   descriptor handshake *is* its input handshake (`du_number` is the
 //!   plaintext, `{du_decrypt, du_blocks}` rides in its tag). Its output
 //!   register holds the next unit's tweak while the current unit streams,
 //!   and it computes the one after that, so up to two descriptors are
-//!   accepted ahead of the active unit. A tweak costs 14 clocks, hidden
-//!   behind any unit of >= 14 blocks (512-B units: 32 blocks).
+//!   accepted ahead of the active unit. A tweak costs 15 clocks in Full,
+//!   hidden behind any unit of >= 15 blocks (512-B units: 32 blocks).
 //! * **active unit**: registers `T_j`, blocks remaining, direction. The last
 //!   block of a unit hands over to the next tweak in the same clock, so
 //!   units follow each other without a bubble.
 //! * **data core**: Key1 (`key[255:0]`); `Full`: [`AesPipe`] (1 block /
-//!   clock), `Compact`: [`AesIter`] (14 clocks / block, 1.14 B/clock).
+//!   clock), `Compact`: [`AesRing`] (14 clocks / block, 1.14 B/clock,
+//!   three blocks in flight, built for ECP5 Fmax).
 //!   `T_j` and the `last` flag ride in the core's tag (129 bits), so the
 //!   output XOR needs no separate FIFO.
 //!
@@ -38,18 +40,24 @@
 //!   spending 15 clocks in the tweak core. A prefetch nobody uses costs
 //!   nothing but tweak-core time; a key load of its bank discards it.
 //!
-//! Compact therefore holds two iterative cores (tweak and data). Sharing one
+//! Compact (ECP5 Fmax): the data input and the descriptor go through
+//! registers (`xin`, and the prefetch-number compare is registered:
+//! `eq_r` / `fresh`), so `in_ready` and the unit hand-over depend on
+//! registers only; a descriptor waits one clock in `dq`.
+//!
+//! Compact therefore holds two ring cores (tweak and data). Sharing one
 //! core would need a second 15-round-key store and a key-select mux anyway
-//! (the key store and its mux are about half of an `AesIter`), for a saving
-//! of one round datapath, at the cost of 14 more clocks per unit.
+//! (the round-key RAM and the key schedule are a large part of a core), for
+//! a saving of one round datapath, at the cost of 44 more clocks per unit.
 //!
 //! `du_blocks = 0` is illegal (contract: 1..=256).
 //!
 //! Latency (Full, never stalled): first data block handshake to its output
 //! 14 clocks; descriptor and first block offered together: 31 clocks
 //! (1 descriptor register + 15 tweak + 1 hand-over + 14 pipeline), 16 when
-//! the tweak was prefetched. Compact: 15 clocks per block after the tweak,
-//! 32 for the first block of an idle engine.
+//! the tweak was prefetched. Compact: 14 clocks per block streaming; the
+//! first block of an idle engine takes the descriptor register, the tweak
+//! ring (44), the hand-over and the data ring (44); measured in the tests.
 
 use super::aes_iter::AesIter;
 use super::aes_pipe::AesPipe;
