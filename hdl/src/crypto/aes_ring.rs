@@ -102,6 +102,7 @@ pub struct AesRing<const TAG: usize> {
     f_tag: Signal<Local, Bits<TAG>>,
     cnt_next: Signal<Local, Bits<3>>,
     wp_next: Signal<Local, Bits<2>>,
+    rp_next: Signal<Local, Bits<2>>,
     fin_next: Signal<Local, Bit>,
     c_full: Constant<Bits<3>>,
     last1: Signal<Local, Bit>,
@@ -169,7 +170,9 @@ pub struct AesRing<const TAG: usize> {
     ht: DFF<Bits<TAG>>,
     wp: DFF<Bits<2>>,
     rp: DFF<Bits<2>>,
-    rpg: DFF<Bits<2>>,
+    rs1: DFF<Bit>,
+    rs2: DFF<Bit>,
+    rs3: DFF<Bit>,
     pe0: DFF<Bit>,
     pe1: DFF<Bit>,
     pe2: DFF<Bit>,
@@ -208,6 +211,7 @@ impl<const TAG: usize> Default for AesRing<TAG> {
             f_tag: Signal::default(),
             cnt_next: Signal::default(),
             wp_next: Signal::default(),
+            rp_next: Signal::default(),
             fin_next: Signal::default(),
             c_full: Constant::new(bits::<3>(AES_RING_DEPTH as u64)),
             last1: Signal::default(),
@@ -277,7 +281,9 @@ impl<const TAG: usize> Default for AesRing<TAG> {
             g: Default::default(),
             wp: DFF::default(),
             rp: DFF::default(),
-            rpg: DFF::default(),
+            rs1: DFF::default(),
+            rs2: DFF::default(),
+            rs3: DFF::default(),
             pe0: DFF::default(),
             pe1: DFF::default(),
             pe2: DFF::default(),
@@ -294,8 +300,8 @@ impl<const TAG: usize> Logic for AesRing<TAG> {
     fn update(&mut self) {
         dff_setup!(
             self, clock, w0, w14, iq_v, iq_d, iq_dec, iq_tag, v0, r0, d0, t0, v1, a1, r1, d1, t1,
-            kd1, ke1, usep1, a2, r2, d2, t2, ke2, last2r, busy2, fin, wp, rp, rpg, pe0, pe1, pe2,
-            pe3, fne, cnt, occ, hv, hd, ht
+            kd1, ke1, usep1, a2, r2, d2, t2, ke2, last2r, busy2, fin, wp, rp, rs1, rs2, rs3, pe0,
+            pe1, pe2, pe3, fne, cnt, occ, hv, hd, ht
         );
         for i in 0..4 {
             self.e[i].clock.next = self.clock.val();
@@ -532,27 +538,21 @@ impl<const TAG: usize> Logic for AesRing<TAG> {
         // out_* are registers; only the head's enable depends on out_ready.
         self.take.next = !self.hv.q.val() | self.out_ready.val();
         self.pop.next = self.hv.q.val() & self.out_ready.val();
-        // The FIFO's head entry: data by the binary read pointer `rp`,
-        // tags by its Gray-code twin `rpg` (a second register with other
-        // logic, so synthesis keeps both and each drives half the fan-out).
+        // The FIFO's head entry, selected by flip-flops decoded a clock
+        // ahead (no decode LUT in front of the 2 x (128 + TAG) selects):
+        // `rs1`..`rs3` = "rp == k", all clear = entry 0 (also at power-up).
         self.f_data.next = self.e[0].q.val();
-        if self.rp.q.val() == 1 {
-            self.f_data.next = self.e[1].q.val();
-        }
-        if self.rp.q.val() == 2 {
-            self.f_data.next = self.e[2].q.val();
-        }
-        if self.rp.q.val() == 3 {
-            self.f_data.next = self.e[3].q.val();
-        }
         self.f_tag.next = self.g[0].q.val();
-        if self.rpg.q.val() == 1 {
+        if self.rs1.q.val() {
+            self.f_data.next = self.e[1].q.val();
             self.f_tag.next = self.g[1].q.val();
         }
-        if self.rpg.q.val() == 3 {
+        if self.rs2.q.val() {
+            self.f_data.next = self.e[2].q.val();
             self.f_tag.next = self.g[2].q.val();
         }
-        if self.rpg.q.val() == 2 {
+        if self.rs3.q.val() {
+            self.f_data.next = self.e[3].q.val();
             self.f_tag.next = self.g[3].q.val();
         }
         // f_any (FIFO not empty) is the register fne.
@@ -567,20 +567,14 @@ impl<const TAG: usize> Logic for AesRing<TAG> {
             self.hd.d.next = self.f_data.val();
             self.ht.d.next = self.f_tag.val();
         }
+        self.rp_next.next = self.rp.q.val();
         if self.f_out.val() {
-            self.rp.d.next = self.rp.q.val() + 1;
-            // Gray increment 00 -> 01 -> 11 -> 10 -> 00.
-            self.rpg.d.next = 1.into();
-            if self.rpg.q.val() == 1 {
-                self.rpg.d.next = 3.into();
-            }
-            if self.rpg.q.val() == 3 {
-                self.rpg.d.next = 2.into();
-            }
-            if self.rpg.q.val() == 2 {
-                self.rpg.d.next = 0.into();
-            }
+            self.rp_next.next = self.rp.q.val() + 1;
         }
+        self.rp.d.next = self.rp_next.val();
+        self.rs1.d.next = self.rp_next.val() == 1;
+        self.rs2.d.next = self.rp_next.val() == 2;
+        self.rs3.d.next = self.rp_next.val() == 3;
         self.cnt_next.next = self.cnt.q.val();
         if self.fin.q.val() & !self.f_out.val() {
             self.cnt_next.next = self.cnt.q.val() + 1;
@@ -608,7 +602,9 @@ impl<const TAG: usize> Logic for AesRing<TAG> {
             self.fin.d.next = false;
             self.wp.d.next = 0.into();
             self.rp.d.next = 0.into();
-            self.rpg.d.next = 0.into();
+            self.rs1.d.next = false;
+            self.rs2.d.next = false;
+            self.rs3.d.next = false;
             self.fne.d.next = false;
             self.pe0.d.next = false;
             self.pe1.d.next = false;
