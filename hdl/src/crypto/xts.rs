@@ -43,7 +43,12 @@
 //! Compact (ECP5 Fmax): the data input and the descriptor go through
 //! registers (`xin`, and the prefetch-number compare is registered:
 //! `eq_r` / `fresh`), so `in_ready` and the unit hand-over depend on
-//! registers only; a descriptor waits one clock in `dq`.
+//! registers only; a descriptor waits one clock in `dq`. `T_j ⊗ α` is
+//! applied the clock after the block's handshake (`adv`), a unit is
+//! loaded only while none is active (one clock per unit), and a prefetch
+//! hit always passes through the hold register, which follows `pf_t`
+//! while empty: every 128-bit select of the active unit and of the hold
+//! register is enabled by flip-flops, at most one LUT away.
 //!
 //! Compact therefore holds two ring cores (tweak and data). Sharing one
 //! core would need a second 15-round-key store and a key-select mux anyway
@@ -178,6 +183,9 @@ pub struct XtsEngine {
     cur_dec: DFF<Bit>,
     cur_bank: DFF<Bit>,
     active: DFF<Bit>,
+    /// Compact: a block entered the data core on the last edge; `T_j ⊗ α`
+    /// and the block count are updated this clock (from a flip-flop).
+    adv: DFF<Bit>,
     core_n: DFF<Bits<3>>,
     hold_valid: DFF<Bit>,
     hold_t: DFF<Bits<128>>,
@@ -305,6 +313,7 @@ impl XtsEngine {
             cur_dec: DFF::default(),
             cur_bank: DFF::default(),
             active: DFF::default(),
+            adv: DFF::default(),
             core_n: DFF::default(),
             hold_valid: DFF::default(),
             hold_t: DFF::default(),
@@ -347,6 +356,7 @@ impl Logic for XtsEngine {
             cur_dec,
             cur_bank,
             active,
+            adv,
             core_n,
             hold_valid,
             hold_t,
@@ -530,12 +540,23 @@ impl Logic for XtsEngine {
                 self.xin_d.d.next = self.in_data.val();
             }
         }
-        self.in_fire.next = self.d_valid.val() & self.active.q.val() & self.core_in_ready.val();
+        self.in_fire.next = self.d_valid.val()
+            & self.active.q.val()
+            & self.core_in_ready.val()
+            & (self.dual.val() | !self.adv.q.val());
         if self.in_fire.val() {
             self.xin_v.d.next = false;
         }
+        self.adv.d.next = self.in_fire.val();
         self.last_fire.next = self.in_fire.val() & self.rem_one.q.val();
+        // Full: the last block hands over to the next unit in the same
+        // clock. Compact (Fmax): a unit is loaded only while none is active
+        // (a flip-flop), so the 128-bit tweak selects below hang off
+        // registers; it costs one clock per unit.
         self.take_next.next = !self.active.q.val() | self.last_fire.val();
+        if !self.dual.val() {
+            self.take_next.next = !self.active.q.val();
+        }
         // Next tweak, oldest first: the held prefetch hit, else the core.
         self.tw_out_pf.next = self.tc_out_valid.val() & self.tc_out_tag.val().get_bit(11);
         self.take_hold.next = self.take_next.val() & self.hold_valid.q.val();
@@ -545,7 +566,8 @@ impl Logic for XtsEngine {
             & !self.tw_out_pf.val();
         self.tc_out_ready.next =
             self.tw_out_pf.val() | (self.take_next.val() & !self.hold_valid.q.val());
-        self.core_in_valid.next = self.d_valid.val() & self.active.q.val();
+        self.core_in_valid.next =
+            self.d_valid.val() & self.active.q.val() & (self.dual.val() | !self.adv.q.val());
         self.core_in_data.next = self.d_data.val() ^ self.cur_t.q.val();
         self.core_in_tag.next = bit_cast::<DATA_TAG, 128>(self.cur_t.q.val());
         if self.rem_one.q.val() {
@@ -563,7 +585,10 @@ impl Logic for XtsEngine {
             | (self.cur_t.q.val().get_bits::<64>(0) >> 63);
         self.t_alpha.next = bit_cast::<128, 64>(self.t_alpha_lo.val())
             | (bit_cast::<128, 64>(self.t_alpha_hi.val()) << 64);
-        if self.in_fire.val() {
+        // Full: on the block's handshake. Compact: the clock after (`adv`,
+        // a flip-flop); the ring's input register takes a block at most
+        // every other clock, so the next block never sees a stale T_j.
+        if (self.dual.val() & self.in_fire.val()) | (!self.dual.val() & self.adv.q.val()) {
             self.cur_t.d.next = self.t_alpha.val();
             self.remaining.d.next = self.remaining.q.val() - 1;
             self.rem_one.d.next = self.remaining.q.val() == 2;
@@ -588,12 +613,41 @@ impl Logic for XtsEngine {
             self.cur_bank.d.next = self.tc_out_tag.val().get_bit(10);
             self.active.d.next = true;
         }
+        // Compact: while no unit is active the active-unit registers load
+        // every clock from the next source (hold, else the tweak core's
+        // output), whether it is valid or not; `active` says when it was.
+        // Their enables are `adv | !active`: flip-flops, one LUT.
+        if !self.dual.val() & !self.active.q.val() {
+            if self.hold_valid.q.val() {
+                self.cur_t.d.next = self.hold_t.q.val();
+                self.remaining.d.next = self.hold_blocks.q.val();
+                self.rem_one.d.next = self.hold_blocks.q.val() == 1;
+                self.cur_dec.d.next = self.hold_dec.q.val();
+                self.cur_bank.d.next = self.hold_bank.q.val();
+            } else {
+                self.cur_t.d.next = self.tc_out_data.val();
+                self.remaining.d.next = self.tc_out_tag.val().get_bits::<9>(0);
+                self.rem_one.d.next = self.tc_out_tag.val().get_bits::<9>(0) == 1;
+                self.cur_dec.d.next = self.tc_out_tag.val().get_bit(9);
+                self.cur_bank.d.next = self.tc_out_tag.val().get_bit(10);
+            }
+        }
         // A hit becomes the active unit at once when nothing is ahead of it
         // (no held hit, no descriptor in the core: hit's own conditions),
         // else it waits in the hold register.
+        // Compact: a hit always goes through the hold register, and the
+        // hold register follows pf_t / dq while empty (enable = a flip-flop).
+        if !self.dual.val() & !self.hold_valid.q.val() {
+            self.hold_t.d.next = self.pf_t.q.val();
+            self.hold_blocks.d.next = self.dq_blocks.q.val();
+            self.hold_dec.d.next = self.dq_dec.q.val();
+            self.hold_bank.d.next = self.dq_bank.q.val();
+        }
         if self.hit.val() {
             self.pf_have.d.next = false;
-            if self.take_next.val() {
+            if !self.dual.val() {
+                self.hold_valid.d.next = true;
+            } else if self.take_next.val() {
                 self.cur_t.d.next = self.pf_t.q.val();
                 self.remaining.d.next = self.dq_blocks.q.val();
                 self.rem_one.d.next = self.dq_blocks.q.val() == 1;
@@ -652,6 +706,7 @@ impl Logic for XtsEngine {
             self.dq_valid.d.next = false;
             self.pq_valid.d.next = false;
             self.xin_v.d.next = false;
+            self.adv.d.next = false;
         }
         for i in 0..self.pipe.len() {
             self.pipe[i].in_valid.next = self.core_in_valid.val();
@@ -1248,9 +1303,11 @@ mod tests {
         ];
         let lat = run_script(cfg, script, 1.0, 1.0, 1);
         let miss = lat[0];
+        // Compact: a hit passes through the hold register (one clock).
+        let hold = if dual { 0 } else { 1 };
         assert_eq!(
             lat[1] + tw_lat,
-            miss,
+            miss + hold,
             "prefetch hit saves the tweak core's latency"
         );
         assert_eq!(lat[2], miss, "other number: no hit");
