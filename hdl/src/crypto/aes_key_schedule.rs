@@ -129,18 +129,19 @@ impl Logic for AesKeySchedule {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(self, clock, keys, prev, last, k, rcon, busy, done, temp_r, sh, kz, k1f);
-        // w[4k-1], RotWord'ed for even k (RotWord on the little-endian word
-        // [a0,a1,a2,a3] -> [a1,a2,a3,a0] is a right rotation by 8).
+        // SubWord(w[4k-1]), RotWord'ed for even k. SubWord works bytewise,
+        // so it commutes with RotWord: the S-boxes read the register
+        // directly and the k-dependent select comes after them (ECP5 Fmax;
+        // FIPS-197 §5.2 computes SubWord(RotWord(temp)), the same word).
+        // RotWord on the little-endian word [a0,a1,a2,a3] -> [a1,a2,a3,a0]
+        // is a right rotation by 8.
         self.w.next = self.last.q.val().get_bits::<32>(96);
-        if !self.k.q.val().get_bit(0) {
-            self.w.next = (self.last.q.val().get_bits::<32>(96) >> 8)
-                | (self.last.q.val().get_bits::<32>(96) << 24);
-        }
         self.sub_word.x.next = self.w.val();
         self.sub_word.inverse.next = false;
         self.temp.next = self.sub_word.y.val();
         if !self.k.q.val().get_bit(0) {
-            self.temp.next = self.sub_word.y.val() ^ bit_cast::<32, 8>(self.rcon.q.val());
+            self.temp.next = ((self.sub_word.y.val() >> 8) | (self.sub_word.y.val() << 24))
+                ^ bit_cast::<32, 8>(self.rcon.q.val());
         }
         // Split: `sh` (a register, so the 1,920 clock enables hang off a
         // flip-flop) marks the clocks that shift a round key in: k = 0
