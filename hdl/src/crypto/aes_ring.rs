@@ -42,8 +42,9 @@
 //! register + 1 entry + 14 x 3 stages + 1 output register). In-order: blocks leave in
 //! the order they entered. `in_ready` is a register.
 //! Key load: the schedule is the split one (two clocks per round key,
-//! `key_ready` 29 clocks after `key_load`); a key may be loaded only while
-//! no block is in the core.
+//! `key_ready` 30 clocks after `key_load`: the schedule's 29 plus one in
+//! which the initial round-key register `wf` follows the new w[14]); a key
+//! may be loaded only while no block is in the core.
 
 use super::aes_key_schedule::AesKeySchedule;
 use super::aes_round::{MixColumn, PColumn, ShiftRows};
@@ -52,6 +53,8 @@ use rust_hdl::prelude::*;
 
 /// Clocks per block when streaming (three blocks per 42 clocks).
 pub const AES_RING_CYCLES_PER_BLOCK: usize = 14;
+/// Clocks from `key_load` to `key_ready` of [`AesRing`].
+pub const AES_RING_KEY_CLOCKS: usize = super::aes_key_schedule::KEY_SCHEDULE_SPLIT_CLOCKS + 1;
 /// Latency of [`AesRing`] in clocks (input handshake to output valid).
 pub const AES_RING_LATENCY: usize = 44;
 /// Blocks in the ring, its 4-entry output FIFO and the output (head)
@@ -108,6 +111,8 @@ pub struct AesRing<const TAG: usize> {
     last1: Signal<Local, Bit>,
     w_first: Signal<Local, Bits<128>>,
     ki_next: Signal<Local, Bits<4>>,
+    /// `iq_dec` as of next clock.
+    dec_iq: Signal<Local, Bit>,
     sub_out: Signal<Local, Bits<128>>,
     a_next: Signal<Local, Bits<128>>,
     dec_next: Signal<Local, Bit>,
@@ -121,6 +126,8 @@ pub struct AesRing<const TAG: usize> {
     p_out: Signal<Local, Bits<128>>,
     m_out: Signal<Local, Bits<128>>,
     y: Signal<Local, Bits<128>>,
+    /// Stage 2 of the final round (no MixColumns): the block's result.
+    y_out: Signal<Local, Bits<128>>,
     c14: Constant<Bits<4>>,
     c13: Constant<Bits<4>>,
     zero128: Constant<Bits<128>>,
@@ -135,6 +142,15 @@ pub struct AesRing<const TAG: usize> {
     // Input register.
     iq_v: DFF<Bit>,
     iq_d: DFF<Bits<128>>,
+    /// The initial round key of the block in `iq` (w[0], or w[14] for
+    /// InvCipher), tracked every clock so no `iq_dec` select sits in front
+    /// of the S-box ROM addresses.
+    wf: DFF<Bits<128>>,
+    /// The first round-key RAM address of the block in `iq` (1 or 13).
+    ki0: DFF<Bits<4>>,
+    /// `key_ready` a clock late (and dropped by a key load at once), so
+    /// `wf` has followed a new w[14] before a block may enter.
+    kready: DFF<Bit>,
     iq_dec: DFF<Bit>,
     iq_tag: DFF<Bits<TAG>>,
     // Stage 0.
@@ -157,7 +173,6 @@ pub struct AesRing<const TAG: usize> {
     d2: DFF<Bit>,
     t2: DFF<Bits<TAG>>,
     ke2: DFF<Bits<128>>,
-    last2r: DFF<Bit>,
     /// Stage 2 holds a block that goes round again (stage 0 is taken).
     busy2: DFF<Bit>,
     /// Stage 2 holds a block that leaves (round 14 done).
@@ -217,6 +232,7 @@ impl<const TAG: usize> Default for AesRing<TAG> {
             last1: Signal::default(),
             w_first: Signal::default(),
             ki_next: Signal::default(),
+            dec_iq: Signal::default(),
             sub_out: Signal::default(),
             a_next: Signal::default(),
             dec_next: Signal::default(),
@@ -230,6 +246,7 @@ impl<const TAG: usize> Default for AesRing<TAG> {
             p_out: Signal::default(),
             m_out: Signal::default(),
             y: Signal::default(),
+            y_out: Signal::default(),
             c14: Constant::new(14.into()),
             c13: Constant::new(13.into()),
             zero128: Constant::new(Bits::default()),
@@ -252,6 +269,9 @@ impl<const TAG: usize> Default for AesRing<TAG> {
             mc: Default::default(),
             iq_v: DFF::default(),
             iq_d: DFF::default(),
+            wf: DFF::default(),
+            ki0: DFF::default(),
+            kready: DFF::default(),
             iq_dec: DFF::default(),
             iq_tag: DFF::default(),
             v0: DFF::default(),
@@ -271,7 +291,6 @@ impl<const TAG: usize> Default for AesRing<TAG> {
             d2: DFF::default(),
             t2: DFF::default(),
             ke2: DFF::default(),
-            last2r: DFF::default(),
             busy2: DFF::default(),
             fin: DFF::default(),
             e: Default::default(),
@@ -299,8 +318,8 @@ impl<const TAG: usize> Logic for AesRing<TAG> {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, w0, w14, iq_v, iq_d, iq_dec, iq_tag, v0, r0, d0, t0, v1, a1, r1, d1, t1,
-            kd1, ke1, usep1, a2, r2, d2, t2, ke2, last2r, busy2, fin, wp, rp, rs1, rs2, rs3, pe0,
+            self, clock, w0, w14, iq_v, iq_d, wf, ki0, kready, iq_dec, iq_tag, v0, r0, d0, t0, v1, a1, r1, d1, t1,
+            kd1, ke1, usep1, a2, r2, d2, t2, ke2, busy2, fin, wp, rp, rs1, rs2, rs3, pe0,
             pe1, pe2, pe3, fne, cnt, occ, hv, hd, ht
         );
         for i in 0..4 {
@@ -313,7 +332,8 @@ impl<const TAG: usize> Logic for AesRing<TAG> {
         self.ks.reset.next = self.reset.val();
         self.ks.key.next = self.key.val();
         self.ks.load.next = self.key_load.val();
-        self.key_ready.next = self.ks.ready.val();
+        self.key_ready.next = self.kready.q.val();
+        self.kready.d.next = self.ks.ready.val() & !self.key_load.val();
         // Round keys in a 16 x 128 RAM (LUT RAM on ECP5), written as the
         // schedule makes them; w[0] and w[14] also in registers for entry.
         self.rk.write_clock.next = self.clock.val();
@@ -321,17 +341,17 @@ impl<const TAG: usize> Logic for AesRing<TAG> {
         self.rk.write_enable.next = self.ks.rk_we.val();
         self.rk.write_address.next = self.ks.rk_index.val();
         self.rk.write_data.next = self.ks.rk_data.val();
-        if self.ks.rk_we.val() & (self.ks.rk_index.val() == 0) {
+        if self.ks.rk_we.val() & self.ks.rk_is0.val() {
             self.w0.d.next = self.ks.rk_data.val();
         }
-        if self.ks.rk_we.val() & (self.ks.rk_index.val() == self.c14.val()) {
+        if self.ks.rk_we.val() & self.ks.rk_is14.val() {
             self.w14.d.next = self.ks.rk_data.val();
         }
 
         // Admission: stage 0 free next clock, a key, room in ring + FIFO.
         self.enter.next = !self.busy2.q.val()
             & self.iq_v.q.val()
-            & self.ks.ready.val()
+            & self.kready.q.val()
             & (self.occ.q.val() != self.c_full.val());
         // in_ready is a register (the input register is empty): blocks
         // enter at most every other clock, which the ring never notices
@@ -406,7 +426,6 @@ impl<const TAG: usize> Logic for AesRing<TAG> {
         self.d2.d.next = self.d1.q.val();
         self.t2.d.next = self.t1.q.val();
         self.ke2.d.next = self.ke1.q.val();
-        self.last2r.d.next = self.last1.val();
         self.busy2.d.next = self.v1.q.val() & !self.last1.val();
         self.fin.d.next = self.v1.q.val() & self.last1.val();
 
@@ -414,13 +433,19 @@ impl<const TAG: usize> Logic for AesRing<TAG> {
         for i in 0..4 {
             self.mc[i].a.next = self.a2.q.val().get_bits::<32>(32 * i);
             self.mc[i].inverse.next = false;
-            self.mc[i].last.next = self.last2r.q.val();
+            self.mc[i].last.next = false;
         }
         self.m_out.next = bit_cast::<128, 32>(self.mc[0].y.val())
             | (bit_cast::<128, 32>(self.mc[1].y.val()) << 32)
             | (bit_cast::<128, 32>(self.mc[2].y.val()) << 64)
             | (bit_cast::<128, 32>(self.mc[3].y.val()) << 96);
+        // A final round never loops back to stage 0 (busy2 is clear), so
+        // the loop path is MixColumns unconditionally (no `last` select
+        // in front of the S-box ROM addresses) and the result skips it
+        // on its own path into the output FIFO (FIPS-197 §5.1: no
+        // MixColumns in the final round).
         self.y.next = self.m_out.val() ^ self.ke2.q.val();
+        self.y_out.next = self.a2.q.val() ^ self.ke2.q.val();
 
         // Back to stage 0: the next round, or a new block, or nothing.
         // The RAM reads the round key of the block entering stage 0 (its
@@ -430,16 +455,21 @@ impl<const TAG: usize> Logic for AesRing<TAG> {
             self.ki_next.next = self.c13.val() - self.r2.q.val();
         }
         if !self.busy2.q.val() {
-            self.ki_next.next = 1.into();
-            if self.iq_dec.q.val() {
-                self.ki_next.next = self.c13.val();
-            }
+            self.ki_next.next = self.ki0.q.val();
         }
         self.rk.read_address.next = self.ki_next.val();
-        self.w_first.next = self.w0.q.val();
-        if self.iq_dec.q.val() {
-            self.w_first.next = self.w14.q.val();
+        // wf / ki0 follow the direction iq holds next clock.
+        self.dec_iq.next = self.iq_dec.q.val();
+        if !self.iq_v.q.val() {
+            self.dec_iq.next = self.in_decrypt.val();
         }
+        self.wf.d.next = self.w0.q.val();
+        self.ki0.d.next = 1.into();
+        if self.dec_iq.val() {
+            self.wf.d.next = self.w14.q.val();
+            self.ki0.d.next = self.c13.val();
+        }
+        self.w_first.next = self.wf.q.val();
         // Data and tags are selected by busy2 alone (a register): with
         // stage 0 free they carry the input register's block whether it
         // enters or not; only v0 depends on `enter`.
@@ -503,19 +533,19 @@ impl<const TAG: usize> Logic for AesRing<TAG> {
 
         // Output FIFO: round 14 results in, out_* from the head.
         if self.pe0.q.val() {
-            self.e[0].d.next = self.y.val();
+            self.e[0].d.next = self.y_out.val();
             self.g[0].d.next = self.t2.q.val();
         }
         if self.pe1.q.val() {
-            self.e[1].d.next = self.y.val();
+            self.e[1].d.next = self.y_out.val();
             self.g[1].d.next = self.t2.q.val();
         }
         if self.pe2.q.val() {
-            self.e[2].d.next = self.y.val();
+            self.e[2].d.next = self.y_out.val();
             self.g[2].d.next = self.t2.q.val();
         }
         if self.pe3.q.val() {
-            self.e[3].d.next = self.y.val();
+            self.e[3].d.next = self.y_out.val();
             self.g[3].d.next = self.t2.q.val();
         }
         if self.fin.q.val() {
@@ -558,7 +588,7 @@ impl<const TAG: usize> Logic for AesRing<TAG> {
         // f_any (FIFO not empty) is the register fne.
         self.f_any.next = self.fne.q.val();
         if !self.f_any.val() {
-            self.f_data.next = self.y.val();
+            self.f_data.next = self.y_out.val();
             self.f_tag.next = self.t2.q.val();
         }
         self.f_out.next = self.take.val() & (self.f_any.val() | self.fin.q.val());
@@ -596,6 +626,7 @@ impl<const TAG: usize> Logic for AesRing<TAG> {
 
         if self.reset.val() {
             self.iq_v.d.next = false;
+            self.kready.d.next = false;
             self.v0.d.next = false;
             self.v1.d.next = false;
             self.busy2.d.next = false;
@@ -620,7 +651,6 @@ impl<const TAG: usize> Logic for AesRing<TAG> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crypto::aes_key_schedule::KEY_SCHEDULE_SPLIT_CLOCKS;
     use crate::crypto::aes_testkit::*;
 
     crate::impl_aes_core_sim!(AesRing<8>);
@@ -644,7 +674,7 @@ mod tests {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(6);
         let mut uut = new_ring();
         let key = [0x3cu8; 32];
-        assert_eq!(load_key(&mut uut, &key), KEY_SCHEDULE_SPLIT_CLOCKS);
+        assert_eq!(load_key(&mut uut, &key), AES_RING_KEY_CLOCKS);
         let n = 30;
         let blocks: Vec<([u8; 16], bool)> =
             (0..n as u8).map(|i| ([i ^ 0xa5; 16], i % 3 == 1)).collect();

@@ -186,6 +186,9 @@ pub struct XtsEngine {
     /// Compact: a block entered the data core on the last edge; `T_j ⊗ α`
     /// and the block count are updated this clock (from a flip-flop).
     adv: DFF<Bit>,
+    /// Compact: the tweak core's head was taken last clock; pop it now
+    /// (out_ready from a flip-flop; nothing reads the head meanwhile).
+    popd: DFF<Bit>,
     core_n: DFF<Bits<3>>,
     hold_valid: DFF<Bit>,
     hold_t: DFF<Bits<128>>,
@@ -314,6 +317,7 @@ impl XtsEngine {
             cur_bank: DFF::default(),
             active: DFF::default(),
             adv: DFF::default(),
+            popd: DFF::default(),
             core_n: DFF::default(),
             hold_valid: DFF::default(),
             hold_t: DFF::default(),
@@ -357,6 +361,7 @@ impl Logic for XtsEngine {
             cur_bank,
             active,
             adv,
+            popd,
             core_n,
             hold_valid,
             hold_t,
@@ -566,6 +571,10 @@ impl Logic for XtsEngine {
             & !self.tw_out_pf.val();
         self.tc_out_ready.next =
             self.tw_out_pf.val() | (self.take_next.val() & !self.hold_valid.q.val());
+        self.popd.d.next = self.take_core.val();
+        if !self.dual.val() {
+            self.tc_out_ready.next = self.tw_out_pf.val() | self.popd.q.val();
+        }
         self.core_in_valid.next =
             self.d_valid.val() & self.active.q.val() & (self.dual.val() | !self.adv.q.val());
         self.core_in_data.next = self.d_data.val() ^ self.cur_t.q.val();
@@ -707,6 +716,7 @@ impl Logic for XtsEngine {
             self.pq_valid.d.next = false;
             self.xin_v.d.next = false;
             self.adv.d.next = false;
+            self.popd.d.next = false;
         }
         for i in 0..self.pipe.len() {
             self.pipe[i].in_valid.next = self.core_in_valid.val();
