@@ -318,9 +318,9 @@ impl<const TAG: usize> Logic for AesRing<TAG> {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, w0, w14, iq_v, iq_d, wf, ki0, kready, iq_dec, iq_tag, v0, r0, d0, t0, v1, a1, r1, d1, t1,
-            kd1, ke1, usep1, a2, r2, d2, t2, ke2, busy2, fin, wp, rp, rs1, rs2, rs3, pe0,
-            pe1, pe2, pe3, fne, cnt, occ, hv, hd, ht
+            self, clock, w0, w14, iq_v, iq_d, wf, ki0, kready, iq_dec, iq_tag, v0, r0, d0, t0, v1,
+            a1, r1, d1, t1, kd1, ke1, usep1, a2, r2, d2, t2, ke2, busy2, fin, wp, rp, rs1, rs2,
+            rs3, pe0, pe1, pe2, pe3, fne, cnt, occ, hv, hd, ht
         );
         for i in 0..4 {
             self.e[i].clock.next = self.clock.val();
