@@ -461,7 +461,10 @@ impl Logic for GcmEngine {
                 if self.aes_out_valid.val() & (self.aes_out_tag.val() == 0) {
                     self.aes_out_ready.next = true;
                     self.j0_fire.next = true;
-                    if self.cs_v.q.val() & !self.ekj0_v.q.val() {
+                    // Compact: always into the pending context (a
+                    // descriptor becomes active only with its E_K(J0), so
+                    // the 128-bit ekj0 enables hang off flip-flops).
+                    if self.is_full.val() & self.cs_v.q.val() & !self.ekj0_v.q.val() {
                         self.ekj0.d.next = self.aes_out_data.val();
                         self.ekj0_v.d.next = true;
                     } else {
@@ -532,9 +535,13 @@ impl Logic for GcmEngine {
                 // Full: in the clock the previous one finishes. Compact: the
                 // clock after (a register-only condition in front of the
                 // 128-bit context enables, for ECP5 Fmax; one clock per
-                // message, hidden behind 14 clocks per block).
+                // message, hidden behind 14 clocks per block), and only once
+                // its E_K(J0) has left the core (it is then in pd_ekj0).
                 self.cs_free.next = !self.cs_v.q.val() | (self.cs_done.val() & self.is_full.val());
-                if self.cs_free.val() & self.pd_v.q.val() {
+                if self.cs_free.val()
+                    & self.pd_v.q.val()
+                    & (self.is_full.val() | self.pd_ekj0_v.q.val())
+                {
                     self.pd_v.d.next = false;
                     self.cs_v.d.next = true;
                     self.a_left.d.next = self.pd_a.q.val();
