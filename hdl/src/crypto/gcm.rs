@@ -174,6 +174,9 @@ pub struct GcmEngine {
     /// Compact: the pending descriptor becomes active this clock (two
     /// copies, `actn` inverted, each enabling half of the context).
     act: DFF<Bit>,
+    /// `a_left == 1` / `d_left == 1` as flip-flops.
+    a_one: DFF<Bit>,
+    d_one: DFF<Bit>,
     actn: DFF<Bit>,
     // Active message: consumes `in`, drives `out` and GHASH.
     cs_v: DFF<Bit>,
@@ -261,6 +264,8 @@ impl GcmEngine {
             act_a: Default::default(),
             act_b: Default::default(),
             act: Default::default(),
+            a_one: Default::default(),
+            d_one: Default::default(),
             actn: Default::default(),
             is_full: Constant::new(full),
             ts_idle: Default::default(),
@@ -331,9 +336,10 @@ impl Logic for GcmEngine {
     fn update(&mut self) {
         dff_setup!(
             self, clock, state, iv, c_left, c_nz, ctr, pd_v, pd_a, pd_d, pd_lenblk, pd_amask,
-            pd_dmask, pd_decrypt, pd_tag, pd_ekj0, pd_ekj0_v, act, actn, cs_v, a_left, a_nz, d_nz,
-            d_left, lenblk, amask_last, dmask_last, decrypt, exp_tag, ekj0, ekj0_v, outv, outd,
-            ts_wait, ts_decrypt, ts_exp, ts_cap, ts_ekj0, tagv, tag_r, tag_ok_r
+            pd_dmask, pd_decrypt, pd_tag, pd_ekj0, pd_ekj0_v, act, actn, a_one, d_one, cs_v,
+            a_left, a_nz, d_nz, d_left, lenblk, amask_last, dmask_last, decrypt, exp_tag, ekj0,
+            ekj0_v, outv, outd, ts_wait, ts_decrypt, ts_exp, ts_cap, ts_ekj0, tagv, tag_r,
+            tag_ok_r
         );
         self.ts_cap.d.next = false;
         self.ghash.clock.next = self.clock.val();
@@ -420,12 +426,14 @@ impl Logic for GcmEngine {
         self.act_a.next = false;
         self.act_b.next = false;
         self.ts_idle.next = !self.ts_wait.q.val() & !self.tagv.q.val();
-        if self.d_left.q.val() == 1 {
+        // `d_left == 1` / `a_left == 1` as flip-flops (d_one / a_one): the
+        // masks feed 128-bit data paths into GHASH and out_data.
+        if self.d_one.q.val() {
             self.dmask.next = self.dmask_last.q.val();
         } else {
             self.dmask.next = self.ones.val();
         }
-        if self.a_left.q.val() == 1 {
+        if self.a_one.q.val() {
             self.amask.next = self.amask_last.q.val();
         } else {
             self.amask.next = self.ones.val();
@@ -499,6 +507,7 @@ impl Logic for GcmEngine {
                         self.ghash.in_data.next = self.in_data.val() & self.amask.val();
                         if self.in_valid.val() & self.ghash.in_ready.val() {
                             self.a_left.d.next = self.a_left.q.val() - 1;
+                            self.a_one.d.next = self.a_left.q.val() == 2;
                             self.a_nz.d.next = self.a_left.q.val() != 1;
                         }
                     } else if self.d_nz.q.val() {
@@ -522,6 +531,7 @@ impl Logic for GcmEngine {
                             self.outv.d.next = true;
                             self.outd.d.next = self.xored.val();
                             self.d_left.d.next = self.d_left.q.val() - 1;
+                            self.d_one.d.next = self.d_left.q.val() == 2;
                             self.d_nz.d.next = self.d_left.q.val() != 1;
                         }
                     } else if self.ekj0_v.q.val() & self.ts_idle.val() {
@@ -576,6 +586,8 @@ impl Logic for GcmEngine {
                     self.cs_v.d.next = true;
                     self.a_left.d.next = self.pd_a.q.val();
                     self.d_left.d.next = self.pd_d.q.val();
+                    self.a_one.d.next = self.pd_a.q.val() == 1;
+                    self.d_one.d.next = self.pd_d.q.val() == 1;
                     self.a_nz.d.next = self.pd_a.q.val() != 0;
                     self.d_nz.d.next = self.pd_d.q.val() != 0;
                     self.lenblk.d.next = self.pd_lenblk.q.val();
