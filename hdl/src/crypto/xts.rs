@@ -189,6 +189,9 @@ pub struct XtsEngine {
     /// Compact: the tweak core's head was taken last clock; pop it now
     /// (out_ready from a flip-flop; nothing reads the head meanwhile).
     popd: DFF<Bit>,
+    /// Compact: a prefetch fired last clock; pf_num / pf_bnk take pq's
+    /// (still unchanged) number now, so their enables are a flip-flop.
+    pf_fire_r: DFF<Bit>,
     core_n: DFF<Bits<3>>,
     hold_valid: DFF<Bit>,
     hold_t: DFF<Bits<128>>,
@@ -318,6 +321,7 @@ impl XtsEngine {
             active: DFF::default(),
             adv: DFF::default(),
             popd: DFF::default(),
+            pf_fire_r: DFF::default(),
             core_n: DFF::default(),
             hold_valid: DFF::default(),
             hold_t: DFF::default(),
@@ -362,6 +366,7 @@ impl Logic for XtsEngine {
             active,
             adv,
             popd,
+            pf_fire_r,
             core_n,
             hold_valid,
             hold_t,
@@ -538,7 +543,9 @@ impl Logic for XtsEngine {
         if self.pf_fire.val() {
             self.pq_valid.d.next = false;
         }
-        self.fresh.d.next = !(self.du_valid.val() & self.du_ready.val()) & !self.pf_fire.val();
+        self.fresh.d.next = !(self.du_valid.val() & self.du_ready.val())
+            & !self.pf_fire.val()
+            & (self.dual.val() | !self.pf_fire_r.q.val());
         if self.pf_valid.val() & self.pf_ready.val() {
             self.pq_valid.d.next = true;
             self.pq_num.d.next = self.pf_number.val();
@@ -700,10 +707,15 @@ impl Logic for XtsEngine {
             self.pf_t.d.next = self.tc_out_data.val();
             self.pf_have.d.next = !self.pf_stale.q.val();
         }
+        self.pf_fire_r.d.next = self.pf_fire.val();
         if self.pf_fire.val() {
             self.pf_busy.d.next = true;
             self.pf_stale.d.next = false;
             self.pf_have.d.next = false;
+        }
+        // pq cannot take a new request before the clock after the fire
+        // (pf_ready is "pq empty"), so pq still holds the fired number.
+        if (self.dual.val() & self.pf_fire.val()) | (!self.dual.val() & self.pf_fire_r.q.val()) {
             self.pf_num.d.next = self.pq_num.q.val();
             self.pf_bnk.d.next = self.pq_bank.q.val();
         }
