@@ -175,6 +175,10 @@ pub struct AesRing<const TAG: usize> {
     ke2: DFF<Bits<128>>,
     /// Stage 2 holds a block that goes round again (stage 0 is taken).
     busy2: DFF<Bit>,
+    /// `!busy2`, a second flip-flop (stored inverted, so synthesis keeps
+    /// it) that alone selects `a_next`: the S-box ROM addresses get a
+    /// select of their own instead of sharing busy2's ~270 loads.
+    busy2n: DFF<Bit>,
     /// Stage 2 holds a block that leaves (round 14 done).
     fin: DFF<Bit>,
     // Output FIFO: write and read pointers, entries held.
@@ -292,6 +296,7 @@ impl<const TAG: usize> Default for AesRing<TAG> {
             t2: DFF::default(),
             ke2: DFF::default(),
             busy2: DFF::default(),
+            busy2n: DFF::default(),
             fin: DFF::default(),
             e: Default::default(),
             hv: DFF::default(),
@@ -319,8 +324,8 @@ impl<const TAG: usize> Logic for AesRing<TAG> {
     fn update(&mut self) {
         dff_setup!(
             self, clock, w0, w14, iq_v, iq_d, wf, ki0, kready, iq_dec, iq_tag, v0, r0, d0, t0, v1,
-            a1, r1, d1, t1, kd1, ke1, usep1, a2, r2, d2, t2, ke2, busy2, fin, wp, rp, rs1, rs2,
-            rs3, pe0, pe1, pe2, pe3, fne, cnt, occ, hv, hd, ht
+            a1, r1, d1, t1, kd1, ke1, usep1, a2, r2, d2, t2, ke2, busy2, busy2n, fin, wp, rp, rs1,
+            rs2, rs3, pe0, pe1, pe2, pe3, fne, cnt, occ, hv, hd, ht
         );
         for i in 0..4 {
             self.e[i].clock.next = self.clock.val();
@@ -427,6 +432,7 @@ impl<const TAG: usize> Logic for AesRing<TAG> {
         self.t2.d.next = self.t1.q.val();
         self.ke2.d.next = self.ke1.q.val();
         self.busy2.d.next = self.v1.q.val() & !self.last1.val();
+        self.busy2n.d.next = !(self.v1.q.val() & !self.last1.val());
         self.fin.d.next = self.v1.q.val() & self.last1.val();
 
         // Stage 2: MixColumns unless last; Cipher adds the key.
@@ -479,9 +485,11 @@ impl<const TAG: usize> Logic for AesRing<TAG> {
         self.r0.d.next = self.r2.q.val() + 1;
         self.d0.d.next = self.d2.q.val();
         self.t0.d.next = self.t2.q.val();
-        if !self.busy2.q.val() {
+        if self.busy2n.q.val() {
             // Initial AddRoundKey: w[0] (Cipher) or w[14] (InvCipher).
             self.a_next.next = self.iq_d.q.val() ^ self.w_first.val();
+        }
+        if !self.busy2.q.val() {
             self.dec_next.next = self.iq_dec.q.val();
             self.r0.d.next = 1.into();
             self.d0.d.next = self.iq_dec.q.val();
@@ -630,6 +638,7 @@ impl<const TAG: usize> Logic for AesRing<TAG> {
             self.v0.d.next = false;
             self.v1.d.next = false;
             self.busy2.d.next = false;
+            self.busy2n.d.next = true;
             self.fin.d.next = false;
             self.wp.d.next = 0.into();
             self.rp.d.next = 0.into();
