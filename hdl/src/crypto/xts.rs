@@ -531,14 +531,12 @@ impl Logic for XtsEngine {
         // samples the port whenever it is empty, valid or not, so its
         // 128-bit enables hang off one flip-flop (a descriptor then spends
         // at least one clock in dq, as the registered compare needs anyway).
-        if !self.dual.val() {
-            if !self.dq_valid.q.val() {
-                self.dq_valid.d.next = self.du_valid.val();
-                self.dq_num.d.next = self.du_number.val();
-                self.dq_blocks.d.next = self.du_blocks.val();
-                self.dq_dec.d.next = self.du_decrypt.val();
-                self.dq_bank.d.next = self.du_bank.val();
-            }
+        if !self.dual.val() & !self.dq_valid.q.val() {
+            self.dq_valid.d.next = self.du_valid.val();
+            self.dq_num.d.next = self.du_number.val();
+            self.dq_blocks.d.next = self.du_blocks.val();
+            self.dq_dec.d.next = self.du_decrypt.val();
+            self.dq_bank.d.next = self.du_bank.val();
         }
         if self.pf_fire.val() {
             self.pq_valid.d.next = false;
