@@ -59,7 +59,6 @@ pub struct AesKeySchedule {
     rcon: DFF<Bits<8>>,
     busy: DFF<Bit>,
     done: DFF<Bit>,
-    w: Signal<Local, Bits<32>>,
     temp: Signal<Local, Bits<32>>,
     n0: Signal<Local, Bits<32>>,
     n1: Signal<Local, Bits<32>>,
@@ -112,7 +111,6 @@ impl AesKeySchedule {
             rcon: DFF::default(),
             busy: DFF::default(),
             done: DFF::default(),
-            w: Signal::default(),
             temp: Signal::default(),
             n0: Signal::default(),
             n1: Signal::default(),
@@ -144,8 +142,7 @@ impl Logic for AesKeySchedule {
         // FIPS-197 §5.2 computes SubWord(RotWord(temp)), the same word).
         // RotWord on the little-endian word [a0,a1,a2,a3] -> [a1,a2,a3,a0]
         // is a right rotation by 8.
-        self.w.next = self.last.q.val().get_bits::<32>(96);
-        self.sub_word.x.next = self.w.val();
+        self.sub_word.x.next = self.last.q.val().get_bits::<32>(96);
         self.sub_word.inverse.next = false;
         self.temp.next = self.sub_word.y.val();
         if !self.k.q.val().get_bit(0) {

@@ -128,6 +128,8 @@ pub struct GcmEngine {
     cs_free: Signal<Local, Bit>,
     /// The pending descriptor may become active (see `act`).
     act_go: Signal<Local, Bit>,
+    /// Compact: `act` next clock.
+    act_set: Signal<Local, Bit>,
     /// Transfer pending -> active this clock, first / second half.
     act_a: Signal<Local, Bit>,
     act_b: Signal<Local, Bit>,
@@ -261,6 +263,7 @@ impl GcmEngine {
             cs_done: Default::default(),
             cs_free: Default::default(),
             act_go: Default::default(),
+            act_set: Default::default(),
             act_a: Default::default(),
             act_b: Default::default(),
             act: Default::default(),
@@ -423,6 +426,7 @@ impl Logic for GcmEngine {
         self.cs_done.next = false;
         self.cs_free.next = false;
         self.act_go.next = false;
+        self.act_set.next = false;
         self.act_a.next = false;
         self.act_b.next = false;
         self.ts_idle.next = !self.ts_wait.q.val() & !self.tagv.q.val();
@@ -573,8 +577,9 @@ impl Logic for GcmEngine {
                 // half of the ~500 context flip-flops. Nothing changes the
                 // condition's inputs in between (only this transfer sets
                 // cs_v or clears pd_v; a key load or reset clears act).
-                self.act.d.next = self.act_go.val() & !self.act.q.val();
-                self.actn.d.next = !(self.act_go.val() & !self.act.q.val());
+                self.act_set.next = self.act_go.val() & !self.act.q.val();
+                self.act.d.next = self.act_set.val();
+                self.actn.d.next = !self.act_set.val();
                 self.act_a.next = self.act_go.val();
                 self.act_b.next = self.act_go.val();
                 if !self.is_full.val() {

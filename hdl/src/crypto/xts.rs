@@ -156,6 +156,10 @@ pub struct XtsEngine {
     tw_out_pf: Signal<Local, Bit>,
     take_hold: Signal<Local, Bit>,
     take_core: Signal<Local, Bit>,
+    /// The active-unit registers load from the hold register / the tweak
+    /// core this clock (see `update`).
+    ld_hold: Signal<Local, Bit>,
+    ld_core: Signal<Local, Bit>,
     load_hits_pf: Signal<Local, Bit>,
     dq_go: Signal<Local, Bit>,
     pend: Signal<Local, Bit>,
@@ -294,6 +298,8 @@ impl XtsEngine {
             tw_out_pf: Signal::default(),
             take_hold: Signal::default(),
             take_core: Signal::default(),
+            ld_hold: Signal::default(),
+            ld_core: Signal::default(),
             load_hits_pf: Signal::default(),
             dq_go: Signal::default(),
             pend: Signal::default(),
@@ -626,41 +632,37 @@ impl Logic for XtsEngine {
         if self.last_fire.val() {
             self.active.d.next = false;
         }
-        if self.take_hold.val() {
+        // Where the active-unit registers load from. Full: on the hand-over
+        // (take_*). Compact: every clock while no unit is active, from the
+        // next source (hold, else the tweak core's output), whether it is
+        // valid or not; `active` says when it was. Their enables are then
+        // `adv | !active`: flip-flops, one LUT.
+        self.ld_hold.next = self.take_hold.val();
+        self.ld_core.next = self.take_core.val();
+        if !self.dual.val() {
+            self.ld_hold.next = !self.active.q.val() & self.hold_valid.q.val();
+            self.ld_core.next = !self.active.q.val() & !self.hold_valid.q.val();
+        }
+        if self.ld_hold.val() {
             self.cur_t.d.next = self.hold_t.q.val();
             self.remaining.d.next = self.hold_blocks.q.val();
             self.rem_one.d.next = self.hold_blocks.q.val() == 1;
             self.cur_dec.d.next = self.hold_dec.q.val();
             self.cur_bank.d.next = self.hold_bank.q.val();
-            self.active.d.next = true;
-            self.hold_valid.d.next = false;
         }
-        if self.take_core.val() {
+        if self.ld_core.val() {
             self.cur_t.d.next = self.tc_out_data.val();
             self.remaining.d.next = self.tc_out_tag.val().get_bits::<9>(0);
             self.rem_one.d.next = self.tc_out_tag.val().get_bits::<9>(0) == 1;
             self.cur_dec.d.next = self.tc_out_tag.val().get_bit(9);
             self.cur_bank.d.next = self.tc_out_tag.val().get_bit(10);
-            self.active.d.next = true;
         }
-        // Compact: while no unit is active the active-unit registers load
-        // every clock from the next source (hold, else the tweak core's
-        // output), whether it is valid or not; `active` says when it was.
-        // Their enables are `adv | !active`: flip-flops, one LUT.
-        if !self.dual.val() & !self.active.q.val() {
-            if self.hold_valid.q.val() {
-                self.cur_t.d.next = self.hold_t.q.val();
-                self.remaining.d.next = self.hold_blocks.q.val();
-                self.rem_one.d.next = self.hold_blocks.q.val() == 1;
-                self.cur_dec.d.next = self.hold_dec.q.val();
-                self.cur_bank.d.next = self.hold_bank.q.val();
-            } else {
-                self.cur_t.d.next = self.tc_out_data.val();
-                self.remaining.d.next = self.tc_out_tag.val().get_bits::<9>(0);
-                self.rem_one.d.next = self.tc_out_tag.val().get_bits::<9>(0) == 1;
-                self.cur_dec.d.next = self.tc_out_tag.val().get_bit(9);
-                self.cur_bank.d.next = self.tc_out_tag.val().get_bit(10);
-            }
+        if self.take_hold.val() {
+            self.active.d.next = true;
+            self.hold_valid.d.next = false;
+        }
+        if self.take_core.val() {
+            self.active.d.next = true;
         }
         // A hit becomes the active unit at once when nothing is ahead of it
         // (no held hit, no descriptor in the core: hit's own conditions),
