@@ -46,10 +46,12 @@ pub struct AesKeySchedule {
     pub rk_we: Signal<Out, Bit>,
     /// Index (0..=14) of `rk_data`.
     pub rk_index: Signal<Out, Bits<4>>,
-    /// `rk_index == 0` (split: a flip-flop).
-    pub rk_is0: Signal<Out, Bit>,
-    /// `rk_index == 14` (split: a flip-flop).
-    pub rk_is14: Signal<Out, Bit>,
+    /// `rk_we & (rk_index == 0)`: round key 0 is written this clock
+    /// (split: a flip-flop, so a core's 128-bit w[0] register enable hangs
+    /// off it directly).
+    pub rk_we0: Signal<Out, Bit>,
+    /// `rk_we & (rk_index == 14)` (split: a flip-flop).
+    pub rk_we14: Signal<Out, Bit>,
     /// The round key produced this clock.
     pub rk_data: Signal<Out, Bits<128>>,
     keys: DFF<Bits<1920>>,
@@ -74,8 +76,12 @@ pub struct AesKeySchedule {
     sh: DFF<Bit>,
     kz: DFF<Bit>,
     k1f: DFF<Bit>,
-    /// `k == 14` as a flip-flop.
-    k14f: DFF<Bit>,
+    /// Split: round key 14 is written this clock (`rk_we14`).
+    w14f: DFF<Bit>,
+    /// `busy & step & k >= 2` (this clock computes w[4k..4k+3] into
+    /// `last`), a flip-flop set from the next values, so the 256 `prev` /
+    /// `last` enables hang off a register.
+    plf: DFF<Bit>,
     sub_word: SubBytes<32>,
 }
 
@@ -101,8 +107,8 @@ impl AesKeySchedule {
             round_keys: Signal::default(),
             rk_we: Signal::default(),
             rk_index: Signal::default(),
-            rk_is0: Signal::default(),
-            rk_is14: Signal::default(),
+            rk_we0: Signal::default(),
+            rk_we14: Signal::default(),
             rk_data: Signal::default(),
             keys: DFF::default(),
             prev: DFF::default(),
@@ -126,7 +132,8 @@ impl AesKeySchedule {
             sh: DFF::default(),
             kz: DFF::default(),
             k1f: DFF::default(),
-            k14f: DFF::default(),
+            w14f: DFF::default(),
+            plf: DFF::default(),
             sub_word: SubBytes::default(),
         }
     }
@@ -135,7 +142,9 @@ impl AesKeySchedule {
 impl Logic for AesKeySchedule {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, keys, prev, last, k, rcon, busy, done, temp_r, sh, kz, k1f, k14f);
+        dff_setup!(
+            self, clock, keys, prev, last, k, rcon, busy, done, temp_r, sh, kz, k1f, w14f, plf
+        );
         // SubWord(w[4k-1]), RotWord'ed for even k. SubWord works bytewise,
         // so it commutes with RotWord: the S-boxes read the register
         // directly and the k-dependent select comes after them (ECP5 Fmax;
@@ -193,25 +202,30 @@ impl Logic for AesKeySchedule {
         if self.load.val() & !self.split_mode.val() {
             self.rk_index.next = 0.into();
         }
-        self.rk_is0.next = self.rk_index.val() == 0;
-        self.rk_is14.next = self.rk_index.val() == 14;
+        self.rk_we0.next = self.shift.val() & (self.rk_index.val() == 0);
+        self.rk_we14.next = self.shift.val() & (self.rk_index.val() == 14);
         if self.split_mode.val() {
-            self.rk_is0.next = self.kz.q.val();
-            self.rk_is14.next = self.k14f.q.val();
+            // kz is set only by `load` and cleared by the step of the one
+            // clock that shifts w[0..3] in (sh is set with it); w14f is set
+            // in the clock at k = 14 that registers temp (sh clear), so it
+            // marks the next one, which shifts w[56..59] in.
+            self.rk_we0.next = self.kz.q.val();
+            self.rk_we14.next = self.w14f.q.val();
+            self.w14f.d.next = self.busy.q.val() & !self.sh.q.val() & (self.k.q.val() == 14);
         }
         if self.shift.val() {
             self.keys.d.next =
                 (self.keys.q.val() >> 128) | (bit_cast::<1920, 128>(self.entry.val()) << 1792);
         }
+        // plf = busy & step & k not in {0, 1} (see below).
+        if self.plf.q.val() {
+            self.prev.d.next = self.last.q.val();
+            self.last.d.next = self.next_key.val();
+        }
         if self.busy.q.val() & self.step.val() {
             self.k.d.next = self.k.q.val() + 1;
             self.kz.d.next = false;
             self.k1f.d.next = self.kz.q.val();
-            self.k14f.d.next = self.k.q.val() == 13;
-            if (self.k.q.val() != 1) & (self.k.q.val() != 0) {
-                self.prev.d.next = self.last.q.val();
-                self.last.d.next = self.next_key.val();
-            }
             if !self.k.q.val().get_bit(0) & (self.k.q.val() != 0) {
                 self.rcon.d.next = self.rcon.q.val() << 1;
             }
@@ -220,13 +234,25 @@ impl Logic for AesKeySchedule {
                 self.done.d.next = true;
             }
         }
+        // Next clock's plf. Split: a step clock (sh) is followed by one
+        // that registers temp (sh clear, k kept), and only a clock with sh
+        // clear and k >= 2 is followed by a step that computes a new key.
+        // Otherwise every busy clock steps, k = 1..13 becomes 2..14 and
+        // k = 14 ends the expansion. A load or reset clears it.
+        if self.split_mode.val() {
+            self.plf.d.next =
+                self.busy.q.val() & !self.sh.q.val() & (self.k.q.val().get_bits::<3>(1) != 0);
+        } else {
+            self.plf.d.next = self.busy.q.val() & (self.k.q.val() != 0) & (self.k.q.val() != 14);
+        }
         if self.load.val() {
+            self.plf.d.next = false;
             // Round keys 0 and 1 are the cipher key itself (§5.2): w[0..3]
             // is stored on the load clock, w[4..7] on the next one.
             self.prev.d.next = self.key.val().get_bits::<128>(0);
             self.last.d.next = self.key.val().get_bits::<128>(128);
             self.k.d.next = 1.into();
-            self.k14f.d.next = false;
+            self.w14f.d.next = false;
             self.k1f.d.next = true;
             self.kz.d.next = false;
             if self.split_mode.val() {
@@ -244,6 +270,9 @@ impl Logic for AesKeySchedule {
             self.busy.d.next = false;
             self.done.d.next = false;
             self.sh.d.next = false;
+            self.kz.d.next = false;
+            self.w14f.d.next = false;
+            self.plf.d.next = false;
         }
         self.ready.next = self.done.q.val();
         self.round_keys.next = self.keys.q.val();
@@ -262,13 +291,11 @@ mod tests {
         uut.load.next = false;
         let mut cycles = 1;
         while !uut.ready.val() {
-            // The index flags (flip-flops in split mode) agree with the
-            // index on every round-key write.
-            if uut.rk_we.val() {
-                let k = uut.rk_index.val().index();
-                assert_eq!(uut.rk_is0.val(), k == 0, "rk_is0 at index {k}");
-                assert_eq!(uut.rk_is14.val(), k == 14, "rk_is14 at index {k}");
-            }
+            // The write strobes of round keys 0 and 14 (flip-flops in
+            // split mode) agree with rk_we and the index on every clock.
+            let (we, k) = (uut.rk_we.val(), uut.rk_index.val().index());
+            assert_eq!(uut.rk_we0.val(), we && k == 0, "rk_we0, cycle {cycles}");
+            assert_eq!(uut.rk_we14.val(), we && k == 14, "rk_we14, cycle {cycles}");
             tick(uut, |u| &mut u.clock);
             cycles += 1;
             assert!(cycles < 100, "key schedule never became ready");

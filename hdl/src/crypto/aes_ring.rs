@@ -24,7 +24,8 @@
 //! RAM on ECP5: no 15:1 multiplexer of 128-bit registers, and the
 //! schedule's 1,920-bit register is left unread and removed by synthesis);
 //! it is read with the block's next key index as the block enters stage 0,
-//! so the key arrives registered alongside it. The per-block selects
+//! so the key arrives registered alongside it (the index is a register,
+//! `ka`, decided while the block is in stage 1). The per-block selects
 //! of stages 1 and 2 (P or not, MixColumns or not, which stage adds the
 //! key) are decided one stage earlier and registered with the block.
 //!
@@ -110,7 +111,9 @@ pub struct AesRing<const TAG: usize> {
     c_full: Constant<Bits<3>>,
     last1: Signal<Local, Bit>,
     w_first: Signal<Local, Bits<128>>,
-    ki_next: Signal<Local, Bits<4>>,
+    /// The first round-key RAM address (1 or 13) of the block `iq`
+    /// holds next clock.
+    ki0_next: Signal<Local, Bits<4>>,
     /// `iq_dec` as of next clock.
     dec_iq: Signal<Local, Bit>,
     sub_out: Signal<Local, Bits<128>>,
@@ -146,8 +149,11 @@ pub struct AesRing<const TAG: usize> {
     /// InvCipher), tracked every clock so no `iq_dec` select sits in front
     /// of the S-box ROM addresses.
     wf: DFF<Bits<128>>,
-    /// The first round-key RAM address of the block in `iq` (1 or 13).
-    ki0: DFF<Bits<4>>,
+    /// The round-key RAM read address of the block entering stage 0 (its
+    /// next round's key, or the waiting block's first one), decided in
+    /// stage 1 a clock ahead: the ~32 LUT-RAM slices' address comes
+    /// straight from flip-flops.
+    ka: DFF<Bits<4>>,
     /// `key_ready` a clock late (and dropped by a key load at once), so
     /// `wf` has followed a new w[14] before a block may enter.
     kready: DFF<Bit>,
@@ -235,7 +241,7 @@ impl<const TAG: usize> Default for AesRing<TAG> {
             c_full: Constant::new(bits::<3>(AES_RING_DEPTH as u64)),
             last1: Signal::default(),
             w_first: Signal::default(),
-            ki_next: Signal::default(),
+            ki0_next: Signal::default(),
             dec_iq: Signal::default(),
             sub_out: Signal::default(),
             a_next: Signal::default(),
@@ -274,7 +280,7 @@ impl<const TAG: usize> Default for AesRing<TAG> {
             iq_v: DFF::default(),
             iq_d: DFF::default(),
             wf: DFF::default(),
-            ki0: DFF::default(),
+            ka: DFF::default(),
             kready: DFF::default(),
             iq_dec: DFF::default(),
             iq_tag: DFF::default(),
@@ -323,7 +329,7 @@ impl<const TAG: usize> Logic for AesRing<TAG> {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, w0, w14, iq_v, iq_d, wf, ki0, kready, iq_dec, iq_tag, v0, r0, d0, t0, v1,
+            self, clock, w0, w14, iq_v, iq_d, wf, ka, kready, iq_dec, iq_tag, v0, r0, d0, t0, v1,
             a1, r1, d1, t1, kd1, ke1, usep1, a2, r2, d2, t2, ke2, busy2, busy2n, fin, wp, rp, rs1,
             rs2, rs3, pe0, pe1, pe2, pe3, fne, cnt, occ, hv, hd, ht
         );
@@ -346,10 +352,10 @@ impl<const TAG: usize> Logic for AesRing<TAG> {
         self.rk.write_enable.next = self.ks.rk_we.val();
         self.rk.write_address.next = self.ks.rk_index.val();
         self.rk.write_data.next = self.ks.rk_data.val();
-        if self.ks.rk_we.val() & self.ks.rk_is0.val() {
+        if self.ks.rk_we0.val() {
             self.w0.d.next = self.ks.rk_data.val();
         }
-        if self.ks.rk_we.val() & self.ks.rk_is14.val() {
+        if self.ks.rk_we14.val() {
             self.w14.d.next = self.ks.rk_data.val();
         }
 
@@ -456,24 +462,30 @@ impl<const TAG: usize> Logic for AesRing<TAG> {
         // Back to stage 0: the next round, or a new block, or nothing.
         // The RAM reads the round key of the block entering stage 0 (its
         // registered output is there with the block): w[r] or w[14 - r].
-        self.ki_next.next = self.r2.q.val() + 1;
-        if self.d2.q.val() {
-            self.ki_next.next = self.c13.val() - self.r2.q.val();
-        }
-        if !self.busy2.q.val() {
-            self.ki_next.next = self.ki0.q.val();
-        }
-        self.rk.read_address.next = self.ki_next.val();
-        // wf / ki0 follow the direction iq holds next clock.
+        // The address is the register `ka`, set in stage 1 (below).
+        self.rk.read_address.next = self.ka.q.val();
+        // wf and the first key address follow the direction iq holds next
+        // clock.
         self.dec_iq.next = self.iq_dec.q.val();
         if !self.iq_v.q.val() {
             self.dec_iq.next = self.in_decrypt.val();
         }
         self.wf.d.next = self.w0.q.val();
-        self.ki0.d.next = 1.into();
+        self.ki0_next.next = 1.into();
         if self.dec_iq.val() {
             self.wf.d.next = self.w14.q.val();
-            self.ki0.d.next = self.c13.val();
+            self.ki0_next.next = self.c13.val();
+        }
+        // Next clock's read address, decided from stage 1 (the block there
+        // is in stage 2 next clock, and goes round again exactly when
+        // busy2 will be set): round r + 1 reads w[r + 1] (Cipher) or
+        // w[13 - r] (InvCipher); otherwise the waiting block's first key.
+        self.ka.d.next = self.ki0_next.val();
+        if self.v1.q.val() & !self.last1.val() {
+            self.ka.d.next = self.r1.q.val() + 1;
+            if self.d1.q.val() {
+                self.ka.d.next = self.c13.val() - self.r1.q.val();
+            }
         }
         self.w_first.next = self.wf.q.val();
         // Data and tags are selected by busy2 alone (a register): with
@@ -639,6 +651,7 @@ impl<const TAG: usize> Logic for AesRing<TAG> {
             self.v1.d.next = false;
             self.busy2.d.next = false;
             self.busy2n.d.next = true;
+            self.ka.d.next = self.ki0_next.val();
             self.fin.d.next = false;
             self.wp.d.next = 0.into();
             self.rp.d.next = 0.into();

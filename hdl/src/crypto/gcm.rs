@@ -173,6 +173,19 @@ pub struct GcmEngine {
     pd_tag: DFF<Bits<128>>,
     pd_ekj0: DFF<Bits<128>>,
     pd_ekj0_v: DFF<Bit>,
+    /// `msg_ready` as a flip-flop (its value for this clock, computed
+    /// from the registers' next values last clock), and an inverted copy
+    /// (kept apart by synthesis): while it is set, the issue-side and
+    /// pending-descriptor registers sample `msg_*` whether `msg_valid`
+    /// is high or not, so their ~730 enables hang off flip-flops.
+    mr: DFF<Bit>,
+    mrn: DFF<Bit>,
+    /// Next values of `state`, `pd_v`, `c_nz` and `mr` (locals, so the
+    /// final value is readable when `mr` is computed from them).
+    state_nx: Signal<Local, GcmState>,
+    pd_v_nx: Signal<Local, Bit>,
+    c_nz_nx: Signal<Local, Bit>,
+    mr_nx: Signal<Local, Bit>,
     /// Compact: the pending descriptor becomes active this clock (two
     /// copies, `actn` inverted, each enabling half of the context).
     act: DFF<Bit>,
@@ -308,6 +321,12 @@ impl GcmEngine {
             pd_tag: Default::default(),
             pd_ekj0: Default::default(),
             pd_ekj0_v: Default::default(),
+            mr: Default::default(),
+            mrn: Default::default(),
+            state_nx: Default::default(),
+            pd_v_nx: Default::default(),
+            c_nz_nx: Default::default(),
+            mr_nx: Default::default(),
             cs_v: Default::default(),
             a_left: Default::default(),
             a_nz: Default::default(),
@@ -339,12 +358,15 @@ impl Logic for GcmEngine {
     fn update(&mut self) {
         dff_setup!(
             self, clock, state, iv, c_left, c_nz, ctr, pd_v, pd_a, pd_d, pd_lenblk, pd_amask,
-            pd_dmask, pd_decrypt, pd_tag, pd_ekj0, pd_ekj0_v, act, actn, a_one, d_one, cs_v,
-            a_left, a_nz, d_nz, d_left, lenblk, amask_last, dmask_last, decrypt, exp_tag, ekj0,
-            ekj0_v, outv, outd, ts_wait, ts_decrypt, ts_exp, ts_cap, ts_ekj0, tagv, tag_r,
+            pd_dmask, pd_decrypt, pd_tag, pd_ekj0, pd_ekj0_v, mr, mrn, act, actn, a_one, d_one,
+            cs_v, a_left, a_nz, d_nz, d_left, lenblk, amask_last, dmask_last, decrypt, exp_tag,
+            ekj0, ekj0_v, outv, outd, ts_wait, ts_decrypt, ts_exp, ts_cap, ts_ekj0, tagv, tag_r,
             tag_ok_r
         );
         self.ts_cap.d.next = false;
+        self.state_nx.next = self.state.q.val();
+        self.pd_v_nx.next = self.pd_v.q.val();
+        self.c_nz_nx.next = self.c_nz.q.val();
         self.ghash.clock.next = self.clock.val();
         // ---- the AES core's outputs ----
         self.aes_key_ready.next = false;
@@ -462,7 +484,7 @@ impl Logic for GcmEngine {
                     self.aes_in_data.next = 0.into();
                     self.aes_in_tag.next = 0.into();
                     if self.aes_in_ready.val() {
-                        self.state.d.next = GcmState::HWait;
+                        self.state_nx.next = GcmState::HWait;
                     }
                 }
             }
@@ -470,7 +492,7 @@ impl Logic for GcmEngine {
                 self.aes_out_ready.next = true;
                 if self.aes_out_valid.val() {
                     self.ghash.h_load.next = true;
-                    self.state.d.next = GcmState::Keyed;
+                    self.state_nx.next = GcmState::Keyed;
                 }
             }
             GcmState::Keyed => {
@@ -481,7 +503,7 @@ impl Logic for GcmEngine {
                     self.aes_in_tag.next = (self.ctr.q.val() != 1).into();
                     if self.aes_in_ready.val() {
                         self.c_left.d.next = self.c_left.q.val() - 1;
-                        self.c_nz.d.next = self.c_left.q.val() != 1;
+                        self.c_nz_nx.next = self.c_left.q.val() != 1;
                         self.ctr.d.next = self.ctr.q.val() + 1;
                     }
                 }
@@ -578,38 +600,8 @@ impl Logic for GcmEngine {
                 // condition's inputs in between (only this transfer sets
                 // cs_v or clears pd_v; a key load or reset clears act).
                 self.act_set.next = self.act_go.val() & !self.act.q.val();
-                self.act.d.next = self.act_set.val();
-                self.actn.d.next = !self.act_set.val();
                 self.act_a.next = self.act_go.val();
                 self.act_b.next = self.act_go.val();
-                if !self.is_full.val() {
-                    self.act_a.next = self.act.q.val();
-                    self.act_b.next = !self.actn.q.val();
-                }
-                if self.act_a.val() {
-                    self.pd_v.d.next = false;
-                    self.cs_v.d.next = true;
-                    self.a_left.d.next = self.pd_a.q.val();
-                    self.d_left.d.next = self.pd_d.q.val();
-                    self.a_one.d.next = self.pd_a.q.val() == 1;
-                    self.d_one.d.next = self.pd_d.q.val() == 1;
-                    self.a_nz.d.next = self.pd_a.q.val() != 0;
-                    self.d_nz.d.next = self.pd_d.q.val() != 0;
-                    self.lenblk.d.next = self.pd_lenblk.q.val();
-                    self.amask_last.d.next = self.pd_amask.q.val();
-                    self.dmask_last.d.next = self.pd_dmask.q.val();
-                }
-                if self.act_b.val() {
-                    self.decrypt.d.next = self.pd_decrypt.q.val();
-                    self.exp_tag.d.next = self.pd_tag.q.val();
-                    if self.j0_to_pd.val() & self.is_full.val() {
-                        self.ekj0.d.next = self.aes_out_data.val();
-                        self.ekj0_v.d.next = true;
-                    } else {
-                        self.ekj0.d.next = self.pd_ekj0.q.val();
-                        self.ekj0_v.d.next = self.pd_ekj0_v.q.val();
-                    }
-                }
                 if self.ts_cap.q.val() {
                     self.ts_decrypt.d.next = self.decrypt.q.val();
                     self.ts_exp.d.next = self.exp_tag.q.val();
@@ -628,43 +620,95 @@ impl Logic for GcmEngine {
                 }
                 // -- Descriptors: one pending while the newest one's counter
                 // blocks are still being issued.
-                self.msg_ready.next = !self.pd_v.q.val() & !self.c_nz.q.val();
-                if self.msg_valid.val() & self.msg_ready.val() {
+                // `mr` = !pd_v & !c_nz (in this state), a register. While
+                // it is set nothing else reads or writes the registers
+                // below (the issue side is idle, no descriptor pends), so
+                // they sample every clock and only the valid bits depend
+                // on msg_valid.
+                self.msg_ready.next = self.mr.q.val();
+                if self.mr.q.val() {
                     self.iv.d.next = self.msg_iv.val();
                     self.c_left.d.next = bit_cast::<30, 29>(self.d_blocks.val()) + 1;
-                    self.c_nz.d.next = true;
                     // J0 = IV || 0^31 || 1 (§7.1 step 2).
                     self.ctr.d.next = 1.into();
-                    self.pd_v.d.next = true;
                     self.pd_a.d.next = self.a_blocks.val();
                     self.pd_d.d.next = self.d_blocks.val();
+                    self.pd_decrypt.d.next = self.msg_decrypt.val();
+                    self.pd_tag.d.next = self.msg_tag.val();
+                    if self.msg_valid.val() {
+                        self.c_nz_nx.next = true;
+                        self.pd_v_nx.next = true;
+                        self.pd_ekj0_v.d.next = false;
+                    }
+                }
+                if !self.mrn.q.val() {
                     self.pd_lenblk.d.next = self.lenblk_new.val();
                     self.pd_amask.d.next = self.amask_new.val();
                     self.pd_dmask.d.next = self.dmask_new.val();
-                    self.pd_decrypt.d.next = self.msg_decrypt.val();
-                    self.pd_tag.d.next = self.msg_tag.val();
-                    self.pd_ekj0_v.d.next = false;
                 }
+            }
+        }
+        // The transfer itself sits outside the state match, so the
+        // compact enables are the flip-flops alone: act is set only in
+        // Keyed and cleared by any key load or reset, which also leave
+        // Keyed, so act (and !actn, from one clock after power-up) imply
+        // Keyed.
+        self.act.d.next = self.act_set.val();
+        self.actn.d.next = !self.act_set.val();
+        if !self.is_full.val() {
+            self.act_a.next = self.act.q.val();
+            self.act_b.next = !self.actn.q.val();
+        }
+        if self.act_a.val() {
+            self.pd_v_nx.next = false;
+            self.cs_v.d.next = true;
+            self.a_left.d.next = self.pd_a.q.val();
+            self.d_left.d.next = self.pd_d.q.val();
+            self.a_one.d.next = self.pd_a.q.val() == 1;
+            self.d_one.d.next = self.pd_d.q.val() == 1;
+            self.a_nz.d.next = self.pd_a.q.val() != 0;
+            self.d_nz.d.next = self.pd_d.q.val() != 0;
+            self.lenblk.d.next = self.pd_lenblk.q.val();
+            self.amask_last.d.next = self.pd_amask.q.val();
+            self.dmask_last.d.next = self.pd_dmask.q.val();
+        }
+        if self.act_b.val() {
+            self.decrypt.d.next = self.pd_decrypt.q.val();
+            self.exp_tag.d.next = self.pd_tag.q.val();
+            if self.j0_to_pd.val() & self.is_full.val() {
+                self.ekj0.d.next = self.aes_out_data.val();
+                self.ekj0_v.d.next = true;
+            } else {
+                self.ekj0.d.next = self.pd_ekj0.q.val();
+                self.ekj0_v.d.next = self.pd_ekj0_v.q.val();
             }
         }
         if self.key_load.val() | self.reset.val() {
             self.act.d.next = false;
             self.actn.d.next = true;
-            self.pd_v.d.next = false;
+            self.pd_v_nx.next = false;
             self.cs_v.d.next = false;
             self.ekj0_v.d.next = false;
             self.ts_wait.d.next = false;
             self.tagv.d.next = false;
             self.outv.d.next = false;
             self.c_left.d.next = 0.into();
-            self.c_nz.d.next = false;
+            self.c_nz_nx.next = false;
         }
         if self.key_load.val() {
-            self.state.d.next = GcmState::KeyWait;
+            self.state_nx.next = GcmState::KeyWait;
         }
         if self.reset.val() {
-            self.state.d.next = GcmState::NoKey;
+            self.state_nx.next = GcmState::NoKey;
         }
+        // msg_ready of next clock, from the final next values above.
+        self.state.d.next = self.state_nx.val();
+        self.pd_v.d.next = self.pd_v_nx.val();
+        self.c_nz.d.next = self.c_nz_nx.val();
+        self.mr_nx.next =
+            (self.state_nx.val() == GcmState::Keyed) & !self.pd_v_nx.val() & !self.c_nz_nx.val();
+        self.mr.d.next = self.mr_nx.val();
+        self.mrn.d.next = !self.mr_nx.val();
         self.out_valid.next = self.outv.q.val();
         self.out_data.next = self.outd.q.val();
         self.tag_valid.next = self.tagv.q.val() & !self.outv.q.val();
@@ -890,6 +934,14 @@ mod tests {
             uut.out_ready.next = !stall || rng.gen_bool(0.7);
             uut.tag_ready.next = !stall || rng.gen_bool(0.5);
             settle(&mut uut);
+            // msg_ready is the register `mr`: it must equal the condition
+            // it stands for (Keyed, no descriptor pending, the newest
+            // one's counter blocks all issued) on every clock.
+            assert_eq!(
+                uut.msg_ready.val(),
+                uut.state.q.val() == GcmState::Keyed && !uut.pd_v.q.val() && !uut.c_nz.q.val(),
+                "msg_ready vs its condition, cycle {cycles}"
+            );
             if mv && uut.msg_ready.val() {
                 msg_fires.push(cycles);
                 next_msg += 1;

@@ -704,8 +704,16 @@ impl Logic for XtsEngine {
         // Prefetch: one in the core at a time; its result waits in pf_t.
         if self.tw_out_pf.val() {
             self.pf_busy.d.next = false;
-            self.pf_t.d.next = self.tc_out_data.val();
             self.pf_have.d.next = !self.pf_stale.q.val();
+        }
+        // pf_t takes the prefetch's tweak as it leaves the core. Compact:
+        // pf_t follows the core's output every clock while the prefetch is
+        // in the core (pf_busy, a flip-flop, is its whole enable) and
+        // stops the clock after it left, holding it. Nothing reads pf_t
+        // meanwhile: pf_have is clear from the fire on, so there is no
+        // hit, and the hold register's copy is only taken on a hit.
+        if (self.dual.val() & self.tw_out_pf.val()) | (!self.dual.val() & self.pf_busy.q.val()) {
+            self.pf_t.d.next = self.tc_out_data.val();
         }
         self.pf_fire_r.d.next = self.pf_fire.val();
         if self.pf_fire.val() {
