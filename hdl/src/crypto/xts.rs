@@ -168,8 +168,10 @@ pub struct XtsEngine {
     xin_v: DFF<Bit>,
     xin_d: DFF<Bits<128>>,
     num_eq: Signal<Local, Bit>,
+    c_all4: Constant<Bits<4>>,
     dq_ok: Signal<Local, Bit>,
-    eq_r: DFF<Bit>,
+    /// Compact: `pf_num == dq_num` per 32-bit quarter, registered.
+    eq_r: DFF<Bits<4>>,
     fresh: DFF<Bit>,
     dq_valid: DFF<Bit>,
     dq_num: DFF<Bits<128>>,
@@ -318,6 +320,7 @@ impl XtsEngine {
             xin_d: DFF::default(),
             num_eq: Signal::default(),
             dq_ok: Signal::default(),
+            c_all4: Constant::new(15.into()),
             eq_r: DFF::default(),
             fresh: DFF::default(),
             dq_valid: DFF::default(),
@@ -486,11 +489,27 @@ impl Logic for XtsEngine {
         // Compact (Fmax): the compare is registered (`eq_r`) and used once
         // neither number changed on the last edge (`fresh`); a descriptor
         // waits that one clock in dq before it goes anywhere.
-        self.eq_r.d.next = self.pf_num.q.val() == self.dq_num.q.val();
+        // Registered per 32-bit quarter (a 128-bit compare is six LUT
+        // levels; a quarter is three, and the AND of the four sits in
+        // front of `hit` only).
+        self.eq_r.d.next = bit_cast::<4, 1>(
+            (self.pf_num.q.val().get_bits::<32>(0) == self.dq_num.q.val().get_bits::<32>(0)).into(),
+        ) | (bit_cast::<4, 1>(
+            (self.pf_num.q.val().get_bits::<32>(32) == self.dq_num.q.val().get_bits::<32>(32))
+                .into(),
+        ) << 1)
+            | (bit_cast::<4, 1>(
+                (self.pf_num.q.val().get_bits::<32>(64) == self.dq_num.q.val().get_bits::<32>(64))
+                    .into(),
+            ) << 2)
+            | (bit_cast::<4, 1>(
+                (self.pf_num.q.val().get_bits::<32>(96) == self.dq_num.q.val().get_bits::<32>(96))
+                    .into(),
+            ) << 3);
         self.num_eq.next = self.pf_num.q.val() == self.dq_num.q.val();
         self.dq_ok.next = self.dq_valid.q.val();
         if !self.dual.val() {
-            self.num_eq.next = self.eq_r.q.val();
+            self.num_eq.next = self.eq_r.q.val() == self.c_all4.val();
             self.dq_ok.next = self.dq_valid.q.val() & self.fresh.q.val();
         }
         self.hit.next = self.dq_ok.val()
