@@ -39,7 +39,7 @@
 //! 2), the tag is presented 3 clocks after the last payload block.
 //! Back-to-back 16 B AAD + 64 B messages: about 10 clocks per message.
 //! Compact: the ring core (14 clocks per block, latency 44) bounds the rate:
-//! 14 clocks per payload block (1.14 B/cycle); GHASH takes 5 clocks per
+//! 14 clocks per payload block (1.14 B/cycle); GHASH takes 10 clocks per
 //! block.
 
 use super::aes_pipe::AesPipe;
