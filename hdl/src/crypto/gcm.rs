@@ -602,6 +602,11 @@ impl Logic for GcmEngine {
                 self.act_set.next = self.act_go.val() & !self.act.q.val();
                 self.act_a.next = self.act_go.val();
                 self.act_b.next = self.act_go.val();
+                if self.ts_cap.q.val() {
+                    self.ts_decrypt.d.next = self.decrypt.q.val();
+                    self.ts_exp.d.next = self.exp_tag.q.val();
+                    self.ts_ekj0.d.next = self.ekj0.q.val();
+                }
                 // -- Tag stage: §7.1 step 6 / §7.2 step 8.
                 if self.ts_wait.q.val() {
                     self.ghash.out_ready.next = true;
@@ -678,18 +683,8 @@ impl Logic for GcmEngine {
                 self.ekj0_v.d.next = self.pd_ekj0_v.q.val();
             }
         }
-        // Compact: the tag stage's context, a clock after the message's
-        // last GHASH block, outside the state match like the transfer
-        // above (ts_cap is set only in Keyed and cleared by a key load or
-        // reset, so it implies Keyed): its enable is the flip-flop alone.
-        if self.ts_cap.q.val() {
-            self.ts_decrypt.d.next = self.decrypt.q.val();
-            self.ts_exp.d.next = self.exp_tag.q.val();
-            self.ts_ekj0.d.next = self.ekj0.q.val();
-        }
         if self.key_load.val() | self.reset.val() {
             self.act.d.next = false;
-            self.ts_cap.d.next = false;
             self.actn.d.next = true;
             self.pd_v_nx.next = false;
             self.cs_v.d.next = false;
