@@ -701,10 +701,10 @@ impl Logic for GcmEngine {
         if self.reset.val() {
             self.state_nx.next = GcmState::NoKey;
         }
-        // msg_ready of next clock, from the final next values above.
         self.state.d.next = self.state_nx.val();
         self.pd_v.d.next = self.pd_v_nx.val();
         self.c_nz.d.next = self.c_nz_nx.val();
+        // msg_ready of next clock, from the final next values above.
         self.mr_nx.next =
             (self.state_nx.val() == GcmState::Keyed) & !self.pd_v_nx.val() & !self.c_nz_nx.val();
         self.mr.d.next = self.mr_nx.val();

@@ -672,7 +672,7 @@ impl Logic for XtsEngine {
         // (take_*). Compact: every clock while no unit is active, from the
         // next source (hold, else the tweak core's output), whether it is
         // valid or not; `active` says when it was. Their enables are then
-        // `adv | !active`: flip-flops, one LUT.
+        // `adv | actn` (actn = !active, its own copy): flip-flops, one LUT.
         self.ld_hold.next = self.take_hold.val();
         self.ld_core.next = self.take_core.val();
         if !self.dual.val() {
