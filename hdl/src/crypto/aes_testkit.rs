@@ -151,6 +151,7 @@ pub fn stream<C: AesCoreSim>(
     let mut first_in = None;
     let mut first_out = None;
     let mut last_out = 0;
+    let mut held = None;
     while out.len() < blocks.len() {
         if next_in < blocks.len() && !offered {
             offered = rng.gen_bool(p_in);
@@ -166,6 +167,17 @@ pub fn stream<C: AesCoreSim>(
         settle(uut);
         let took_in = offered && uut.is_in_ready();
         let (ov, od, ot) = uut.out();
+        // A valid output that was not taken stays, unchanged, until taken.
+        if let Some((hd, ht)) = held.take() {
+            assert!(ov, "cycle {cycle}: out_valid dropped before out_ready");
+            assert!(
+                od == hd && ot == ht,
+                "cycle {cycle}: output changed before out_ready"
+            );
+        }
+        if ov && !ready {
+            held = Some((od, ot));
+        }
         if ov && ready {
             first_out.get_or_insert(cycle);
             last_out = cycle;
