@@ -226,6 +226,9 @@ pub struct GcmEngine {
     tagv: DFF<Bit>,
     tag_r: DFF<Bits<128>>,
     tag_ok_r: DFF<Bit>,
+    /// H = E_K(0^128) is on the AES core's output (set in `HWait` a clock
+    /// after it shows): loads GHASH's H and clears Y from a flip-flop.
+    hl: DFF<Bit>,
 }
 
 impl GcmEngine {
@@ -345,6 +348,7 @@ impl GcmEngine {
             ts_decrypt: Default::default(),
             ts_exp: Default::default(),
             ts_cap: Default::default(),
+            hl: Default::default(),
             ts_ekj0: Default::default(),
             tagv: Default::default(),
             tag_r: Default::default(),
@@ -361,7 +365,7 @@ impl Logic for GcmEngine {
             pd_dmask, pd_decrypt, pd_tag, pd_ekj0, pd_ekj0_v, mr, mrn, act, actn, a_one, d_one,
             cs_v, a_left, a_nz, d_nz, d_left, lenblk, amask_last, dmask_last, decrypt, exp_tag,
             ekj0, ekj0_v, outv, outd, ts_wait, ts_decrypt, ts_exp, ts_cap, ts_ekj0, tagv, tag_r,
-            tag_ok_r
+            tag_ok_r, hl
         );
         self.ts_cap.d.next = false;
         self.state_nx.next = self.state.q.val();
@@ -434,9 +438,12 @@ impl Logic for GcmEngine {
         self.aes_in_tag.next = 1.into();
         self.aes_out_ready.next = false;
         self.ghash.h.next = self.aes_out_data.val();
-        self.ghash.h_load.next = false;
+        // hl implies HWait: set only there, cleared with it (by itself, a
+        // key load or reset).
+        self.ghash.h_load.next = self.hl.q.val();
+        self.hl.d.next =
+            (self.state.q.val() == GcmState::HWait) & self.aes_out_valid.val() & !self.hl.q.val();
         self.ghash.in_valid.next = false;
-        self.ghash.in_data.next = 0.into();
         self.ghash.in_last.next = false;
         self.ghash.out_ready.next = false;
         self.ghash.reset.next = self.reset.val() | self.key_load.val();
@@ -465,6 +472,21 @@ impl Logic for GcmEngine {
             self.amask.next = self.ones.val();
         }
         self.xored.next = (self.in_data.val() ^ self.aes_out_data.val()) & self.dmask.val();
+        // GHASH's input block (§7.1 step 5: AAD || 0pad, C || 0pad, then
+        // len64(A) || len64(C)), selected by flip-flops of the active
+        // message alone. GHASH reads it only with in_valid (set in the
+        // state match below), so no state decode sits in front of its
+        // 128-bit input register.
+        self.ghash.in_data.next = self.lenblk.q.val();
+        if self.a_nz.q.val() {
+            self.ghash.in_data.next = self.in_data.val() & self.amask.val();
+        } else if self.d_nz.q.val() {
+            if self.decrypt.q.val() {
+                self.ghash.in_data.next = self.in_data.val() & self.dmask.val();
+            } else {
+                self.ghash.in_data.next = self.xored.val();
+            }
+        }
         self.tag_calc.next = self.ghash.out_data.val() ^ self.ts_ekj0.q.val();
         if self.out_ready.val() {
             self.outv.d.next = false;
@@ -489,9 +511,10 @@ impl Logic for GcmEngine {
                 }
             }
             GcmState::HWait => {
-                self.aes_out_ready.next = true;
-                if self.aes_out_valid.val() {
-                    self.ghash.h_load.next = true;
+                // H is taken (and GHASH's h_load = hl, below) the clock
+                // after it shows; the core holds it until then.
+                self.aes_out_ready.next = self.hl.q.val();
+                if self.hl.q.val() {
                     self.state_nx.next = GcmState::Keyed;
                 }
             }
@@ -530,7 +553,6 @@ impl Logic for GcmEngine {
                         // AAD || 0pad into GHASH.
                         self.in_ready.next = self.ghash.in_ready.val();
                         self.ghash.in_valid.next = self.in_valid.val();
-                        self.ghash.in_data.next = self.in_data.val() & self.amask.val();
                         if self.in_valid.val() & self.ghash.in_ready.val() {
                             self.a_left.d.next = self.a_left.q.val() - 1;
                             self.a_one.d.next = self.a_left.q.val() == 2;
@@ -543,11 +565,6 @@ impl Logic for GcmEngine {
                             self.ks_valid.val() & self.out_free.val() & self.ghash.in_ready.val();
                         self.ghash.in_valid.next =
                             self.in_valid.val() & self.ks_valid.val() & self.out_free.val();
-                        if self.decrypt.q.val() {
-                            self.ghash.in_data.next = self.in_data.val() & self.dmask.val();
-                        } else {
-                            self.ghash.in_data.next = self.xored.val();
-                        }
                         self.data_fire.next = self.in_valid.val()
                             & self.ks_valid.val()
                             & self.out_free.val()
@@ -564,7 +581,6 @@ impl Logic for GcmEngine {
                         // len64(A) || len64(C), the last GHASH block; the
                         // tag stage takes over the message.
                         self.ghash.in_valid.next = true;
-                        self.ghash.in_data.next = self.lenblk.q.val();
                         self.ghash.in_last.next = true;
                         if self.ghash.in_ready.val() {
                             self.cs_done.next = true;
@@ -684,6 +700,7 @@ impl Logic for GcmEngine {
             }
         }
         if self.key_load.val() | self.reset.val() {
+            self.hl.d.next = false;
             self.act.d.next = false;
             self.actn.d.next = true;
             self.pd_v_nx.next = false;
