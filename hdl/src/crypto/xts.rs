@@ -168,10 +168,9 @@ pub struct XtsEngine {
     xin_v: DFF<Bit>,
     xin_d: DFF<Bits<128>>,
     num_eq: Signal<Local, Bit>,
-    c_all4: Constant<Bits<4>>,
     dq_ok: Signal<Local, Bit>,
     /// Compact: `pf_num == dq_num` per 32-bit quarter, registered.
-    eq_r: DFF<Bits<4>>,
+    eq_r: [DFF<Bit>; 4],
     fresh: DFF<Bit>,
     dq_valid: DFF<Bit>,
     dq_num: DFF<Bits<128>>,
@@ -320,8 +319,7 @@ impl XtsEngine {
             xin_d: DFF::default(),
             num_eq: Signal::default(),
             dq_ok: Signal::default(),
-            c_all4: Constant::new(15.into()),
-            eq_r: DFF::default(),
+            eq_r: Default::default(),
             fresh: DFF::default(),
             dq_valid: DFF::default(),
             dq_num: DFF::default(),
@@ -409,7 +407,6 @@ impl Logic for XtsEngine {
             pq_valid,
             pq_num,
             pq_bank,
-            eq_r,
             fresh,
             xin_v,
             xin_d,
@@ -492,24 +489,18 @@ impl Logic for XtsEngine {
         // Registered per 32-bit quarter (a 128-bit compare is six LUT
         // levels; a quarter is three, and the AND of the four sits in
         // front of `hit` only).
-        self.eq_r.d.next = bit_cast::<4, 1>(
-            (self.pf_num.q.val().get_bits::<32>(0) == self.dq_num.q.val().get_bits::<32>(0)).into(),
-        ) | (bit_cast::<4, 1>(
-            (self.pf_num.q.val().get_bits::<32>(32) == self.dq_num.q.val().get_bits::<32>(32))
-                .into(),
-        ) << 1)
-            | (bit_cast::<4, 1>(
-                (self.pf_num.q.val().get_bits::<32>(64) == self.dq_num.q.val().get_bits::<32>(64))
-                    .into(),
-            ) << 2)
-            | (bit_cast::<4, 1>(
-                (self.pf_num.q.val().get_bits::<32>(96) == self.dq_num.q.val().get_bits::<32>(96))
-                    .into(),
-            ) << 3);
+        for i in 0..4 {
+            self.eq_r[i].clock.next = self.clock.val();
+            self.eq_r[i].d.next = self.pf_num.q.val().get_bits::<32>(32 * i)
+                == self.dq_num.q.val().get_bits::<32>(32 * i);
+        }
         self.num_eq.next = self.pf_num.q.val() == self.dq_num.q.val();
         self.dq_ok.next = self.dq_valid.q.val();
         if !self.dual.val() {
-            self.num_eq.next = self.eq_r.q.val() == self.c_all4.val();
+            self.num_eq.next = self.eq_r[0].q.val()
+                & self.eq_r[1].q.val()
+                & self.eq_r[2].q.val()
+                & self.eq_r[3].q.val();
             self.dq_ok.next = self.dq_valid.q.val() & self.fresh.q.val();
         }
         self.hit.next = self.dq_ok.val()
